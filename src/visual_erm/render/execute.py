@@ -84,8 +84,17 @@ def exec_chart(program: str, *, dpi: int = 100, inspect: bool = False, output_pa
     finally:
         if inspect:
             plt.Figure.savefig = original_savefig
-    with open(output_path, "rb") as fh:
-        png = fh.read()
+    # The program may have replaced its output with a symlink or a FIFO: never follow or block on it.
+    fd = os.open(output_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("chart output is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            png = fh.read()
+    finally:
+        os.close(fd)
     return ChartOutput(png=png, figure=figure_desc)
 
 

@@ -84,7 +84,7 @@ def fmt(x: float, places: int, style: Style, *, thousands: bool = False, plus: b
     s = f"{abs(x):,.{places}f}" if thousands else f"{abs(x):.{places}f}"
     if style.decimal == ",":
         s = s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    if x < 0 and float(s.replace(",", ".").replace(".", "", s.count(".") - 1) or 0) != 0:
+    if x < 0 and round(abs(x), places) != 0:
         s = style.minus + s
     elif plus and x > 0:
         s = "+" + s
