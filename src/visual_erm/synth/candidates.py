@@ -77,17 +77,24 @@ def choose_edit_count(rng: random.Random, max_edits: int, identity_share: float)
     return rng.choices(counts, weights=[EDIT_COUNT_WEIGHTS[k] for k in counts])[0]
 
 
-def _propose(c: Candidate, step: int, operators: list) -> tuple[Edit | None, str | None]:
-    """Try operators not yet tried on this candidate, in a seeded random order, until one applies."""
+def _propose(c: Candidate, step: int, operators: list, compatible: Callable | None) -> Edit | None:
+    """Try operators not yet tried on this candidate, in a seeded random order, until one applies.
+
+    ``compatible(earlier, later)`` (a task module's ``compose_compatible``, when it has one) vetoes an edit that
+    would make an earlier gold label untrue, e.g. dropping the row an earlier edit changed.
+    """
     order = [op for op in operators if op.name not in c.tried]
     random.Random(derived_seed(c.id, "order", step)).shuffle(order)
     for op in order:
         c.tried.append(op.name)
         edit = op.apply(c.program, random.Random(derived_seed(c.id, op.name, step)))
-        if edit is not None:
-            return edit, op.name
-        c.rejected["not_applicable"] = c.rejected.get("not_applicable", 0) + 1
-    return None, None
+        if edit is None:
+            c.rejected["not_applicable"] = c.rejected.get("not_applicable", 0) + 1
+        elif compatible is not None and not all(compatible(prev, edit) for prev in c.edits):
+            c.rejected["incompatible"] = c.rejected.get("incompatible", 0) + 1
+        else:
+            return edit
+    return None
 
 
 def build_candidates(
@@ -111,13 +118,15 @@ def build_candidates(
             rng = random.Random(derived_seed(rs.seed.seed_id, i, "count"))
             k = choose_edit_count(rng, max_edits, identity_share)
             cands.append(Candidate(rs, i, k, rs.seed.program, rs.result.png, rs.result.figure))
-    operators = {task: list(get_task(task).OPERATORS) for task in {c.seed.seed.task for c in cands}}
+    modules = {task: get_task(task) for task in {c.seed.seed.task for c in cands}}
+    operators = {task: list(m.OPERATORS) for task, m in modules.items()}
+    compat = {task: getattr(m, "compose_compatible", None) for task, m in modules.items()}
     for step in range(max_edits + rounds_slack):
         proposals: list[tuple[Candidate, Edit]] = []
         for c in cands:
             if len(c.edits) >= c.target_edits:
                 continue
-            edit, _ = _propose(c, step, operators[c.seed.seed.task])
+            edit = _propose(c, step, operators[c.seed.seed.task], compat[c.seed.seed.task])
             if edit is not None:
                 proposals.append((c, edit))
         if not proposals:

@@ -224,7 +224,8 @@ def sports_standings(rng: random.Random) -> Spec:
     for i, (pts, t, p, w, d, l, gd) in enumerate(rows):
         gdt = ("+" if gd > 0 else (st.minus if gd < 0 else "")) + str(abs(gd))
         body.append([C(str(i + 1)), C(t, bold=i == 0)] + [C(str(v), align=al) for v in (p, w, d, l)]
-                    + [C(gdt, align=al), C(str(pts), align=al, bold=i == 0), C(f"{fmt(100 * w / p, 1, st)}%", align=al)])
+                    + [C(gdt, align=al), C(str(pts), align=al, bold=i == 0),
+                       C(f"{fmt(100 * w / p, 1, st)}%", align=al)])
     return Spec(head, body, st)
 
 

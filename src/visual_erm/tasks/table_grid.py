@@ -3,8 +3,9 @@
 An HTML table is a tree of ``<tr>`` elements holding ``<td>``/``<th>`` cells whose ``rowspan``/``colspan`` make one
 DOM cell cover several grid positions. :func:`parse_grid` resolves the spans the way browsers do (the HTML table
 model's slot-filling algorithm: a cell is placed in the first free column of its row, a rowspan reserves the slots
-below it) and returns a :class:`Grid`: one :class:`Cell` per DOM cell (its anchor row/column, spans, normalized text,
-bold, header, effective alignment) plus ``slots[r][c]`` → the cell covering that position.
+below it and stops at the end of its row group — ``<thead>``/``<tbody>``/``<tfoot>`` — as Chromium does) and
+returns a :class:`Grid`: one :class:`Cell` per DOM cell (its anchor row/column, spans, normalized text, bold, header,
+effective alignment) plus ``slots[r][c]`` → the cell covering that position.
 
 Markdown pipe tables are accepted too (:func:`to_html` converts them first: ``render.extract.extract_table_html`` when
 that module exists, else markdown-it-py).
@@ -184,9 +185,13 @@ def parse_doc(program: str) -> ParsedDoc:
 
 
 def _int_attr(el, name: str) -> int:
+    """A span attribute as browsers read it: leading digits, 1 when absent or invalid; rowspan 0 means 'to the
+    end of the row group' and is returned as 0."""
     raw = (el.get(name) or "1").strip()
     m = re.match(r"\d+", raw)
     value = int(m.group(0)) if m else 1
+    if value == 0 and name == "rowspan":
+        return 0
     return max(1, min(value, 1000))
 
 
@@ -228,24 +233,39 @@ def is_bold(el) -> bool:
 
 def table_rows(table) -> list[tuple[object, bool]]:
     """The table's own ``<tr>`` elements (nested tables excluded) with whether each sits in ``<thead>``."""
-    rows: list[tuple[object, bool]] = []
+    return [(tr, head) for tr, head, _ in _table_rows_grouped(table)]
+
+
+def _table_rows_grouped(table) -> list[tuple[object, bool, int]]:
+    """(tr, in thead, row-group index): rows directly under ``<table>`` share one group until a section starts."""
+    rows: list[tuple[object, bool, int]] = []
+    group = 0
+    loose = False
     for child in table:
         if not isinstance(child.tag, str):
             continue
         tag = child.tag.lower()
         if tag in ("thead", "tbody", "tfoot"):
+            group += 1
+            loose = False
             for tr in child:
                 if isinstance(tr.tag, str) and tr.tag.lower() == "tr":
-                    rows.append((tr, tag == "thead"))
+                    rows.append((tr, tag == "thead", group))
         elif tag == "tr":
-            rows.append((child, False))
+            if not loose:
+                group += 1
+                loose = True
+            rows.append((child, False, group))
     return rows
 
 
 def build_grid(table) -> Grid:
     """Resolve the spans of an lxml ``<table>`` into a :class:`Grid`."""
-    rows = table_rows(table)
+    grouped = _table_rows_grouped(table)
+    rows = [(tr, head) for tr, head, _ in grouped]
+    groups = [g for _, _, g in grouped]
     n = len(rows)
+    group_end = [max(k for k in range(n) if groups[k] == groups[r]) + 1 for r in range(n)]
     placed: dict[tuple[int, int], Cell] = {}
     cells: list[Cell] = []
     in_thead = [h for _, h in rows]
@@ -256,7 +276,8 @@ def build_grid(table) -> Grid:
                 continue
             while (r, c) in placed:
                 c += 1
-            rs = min(_int_attr(el, "rowspan"), n - r)
+            rs = _int_attr(el, "rowspan")
+            rs = group_end[r] - r if rs == 0 else min(rs, group_end[r] - r)  # spans stop at the row group's end
             cs = _int_attr(el, "colspan")
             cell = Cell(
                 text=normalize_text(el.text_content()),
