@@ -162,6 +162,56 @@ def bench_render(
         json_out.write_text(json.dumps(results, indent=1) + "\n")
 
 
+@bench_app.command("critic")
+def bench_critic(
+    bench: str = typer.Option(..., help="Bench set directory (bench.jsonl), a VC-RewardBench JSONL, a pair dataset "
+                                        "(its test split is used) or an s3:// URI of one."),
+    critic: str = typer.Option(..., help="Critic: pixel, structural, another registered name or 'module:Factory'."),
+    out: Optional[str] = typer.Option(None, help="Output directory or s3:// URI (default: runs/bench-critic/<critic>)."),
+    matcher: str = typer.Option("deterministic", help="deterministic (offline) | llm (the paper's LLM judge)."),
+    judge_endpoint: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint of the judge (--matcher llm)."),
+    judge_model: Optional[str] = typer.Option(None, help="Judge model name at --judge-endpoint."),
+    workers: int = typer.Option(0, help="Render workers of the critic / concurrent judge calls (0 = default)."),
+    max_items: int = typer.Option(0, help="Score only the first N items (0 = all)."),
+) -> None:
+    """Benchmark a critic: F1-hard, F1-soft and Sc per task and category; metrics.json and report.html."""
+    import shutil
+    import tempfile
+
+    from visual_erm import storage
+    from visual_erm.bench.benchset import BenchSetError
+    from visual_erm.bench.run_critic import run_critic_bench
+
+    if matcher not in ("deterministic", "llm"):
+        _fail(f"--matcher must be deterministic or llm (got {matcher!r})")
+    if matcher == "llm" and not (judge_endpoint and judge_model):
+        _fail("--matcher llm needs --judge-endpoint and --judge-model")
+    out = out or f"runs/bench-critic/{critic.replace(':', '_')}"
+    workdir = Path(tempfile.mkdtemp(prefix="verm-bench-critic-"))
+    try:
+        try:
+            bench_dir = storage.resolve_input(bench, workdir)
+        except storage.StorageError as exc:
+            _fail(f"cannot read --bench {bench}: {exc}")
+        out_dir = storage.local_output(out, workdir)
+        try:
+            result = run_critic_bench(bench_dir, critic, out_dir, matcher=matcher, judge_endpoint=judge_endpoint,
+                                      judge_model=judge_model, workers=workers or None, max_items=max_items or None)
+        except (BenchSetError, ValueError) as exc:
+            _fail(str(exc))
+        dest = storage.publish_output(out_dir, out)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    s = result["summary"]
+    typer.echo(f"critic {critic}: {s['n_scored']}/{s['n_items']} items scored, {s['n_excluded']} excluded "
+               f"(matcher {result['matcher']})")
+    typer.echo(f"{'':8s} {'n':>5s} {'F1-hard':>8s} {'F1-soft':>8s} {'Sc':>7s}")
+    for name, row in [("overall", s["overall"])] + list(s["by_task"].items()):
+        sc = "n/a" if row["sc"] is None else f"{row['sc']:.1f}"
+        typer.echo(f"{name:8s} {row['n']:5d} {row['f1_hard']:8.1f} {row['f1_soft']:8.1f} {sc:>7s}")
+    typer.echo(f"metrics: {dest}/metrics.json\nreport:  {dest}/report.html")
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Run folder for the gallery and the demo dataset."),
@@ -173,6 +223,74 @@ def demo(
     paths = run_demo(out, n=n)
     for name, p in paths.items():
         typer.echo(f"{name}: {p}")
+
+
+@app.command("validate")
+def validate_cmd(
+    dataset: Path = typer.Argument(..., help="Dataset directory (pairs, RL prompts or bench set)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Folder for Data Docs HTML, report.html and "
+                                                                 "report.json (default: a temporary folder)."),
+    kind: Optional[str] = typer.Option(None, help="pairs, rl-prompts or bench (default: manifest.json's format)."),
+    min_per_category: int = typer.Option(1, help="Labelled errors each category of a task needs at least ..."),
+    min_pairs_for_balance: int = typer.Option(200, help="... once the task has this many pairs."),
+    identity_share_max: float = typer.Option(0.5, help="Highest allowed share of identity pairs."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON instead of text."),
+) -> None:
+    """Validate a dataset with Great Expectations; exit 1 listing each failed expectation and offending ids."""
+    from visual_erm.validation import validate_dataset
+
+    if not dataset.is_dir():
+        _fail(f"{dataset} is not a dataset directory")
+    try:
+        result = validate_dataset(dataset, kind=kind, report_dir=report, min_per_category=min_per_category,
+                                  min_pairs_for_balance=min_pairs_for_balance, identity_share_max=identity_share_max)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        raise
+    typer.echo(json.dumps(result.to_json_dict(), indent=1, default=str) if json_out else result.format())
+    typer.echo(f"report: {result.report_dir / 'report.html'}", err=True)
+    if not result.success:
+        raise typer.Exit(1)
+
+
+@app.command("train-rm")
+def train_rm(
+    data: str = typer.Option(..., help="Pair dataset (verm synth output): a local directory or s3://bucket/prefix."),
+    out: str = typer.Option(..., help="Where the trained reward model goes: a local directory or s3:// prefix."),
+    profile: str = typer.Option("tiny", help="Training profile: tiny | qwen3-vl-8b | a YAML path."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (overrides epochs)."),
+    epochs: Optional[float] = typer.Option(None, help="Training epochs (the paper: 3)."),
+    base: Optional[str] = typer.Option(None, help="Base weights to fine-tune (local path or s3://), for base profiles."),
+    set_: list[str] = typer.Option([], "--set", help="Profile override KEY=VALUE (YAML value), e.g. training.learning_rate=1e-4."),
+    resume: bool = typer.Option(True, help="Resume from the last checkpoint of an earlier run with the same --out."),
+    workdir: Optional[Path] = typer.Option(None, help="Local work directory (checkpoints); default <out>.work."),
+) -> None:
+    """Fine-tune the Visual-ERM reward model (TRL SFT) on a pair dataset; print the metrics as JSON."""
+    import yaml
+
+    from visual_erm.rm.profile import ProfileError
+    from visual_erm.rm.train import train_reward_model
+
+    overrides: dict = {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    if max_steps is not None:
+        overrides["training.max_steps"] = max_steps
+    if epochs is not None:
+        overrides["training.epochs"] = epochs
+    if base is not None:
+        overrides["model.base"] = base
+        overrides["model.tiny"] = None
+    try:
+        metrics = train_reward_model(data, out, profile, overrides, resume=resume, workdir=workdir)
+    except ProfileError as exc:
+        _fail(str(exc))
+    summary = {k: v for k, v in metrics.items() if k not in ("loss_curve",)}
+    summary["eval"] = {k: v for k, v in (metrics.get("eval") or {}).items() if k != "samples"}
+    typer.echo(json.dumps(summary, indent=1))
 
 
 def main() -> None:  # pragma: no cover - console entry
