@@ -73,6 +73,16 @@ def render(
                           "ms": round(res.total_ms, 1), "message": res.message}))
 
 
+def _ratios(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        _fail(f"--split-ratios takes three numbers like 0.8,0.1,0.1 (got {text!r})")
+    return parts  # type: ignore[return-value]
+
+
 @app.command()
 def synth(
     out: Path = typer.Option(..., help="Dataset directory (local path). A rerun finishes what is missing."),
@@ -82,6 +92,7 @@ def synth(
     candidates_per_seed: int = typer.Option(3, help="Candidates made from each seed program."),
     max_edits: int = typer.Option(4, help="At most this many composed edits per candidate (1-4)."),
     identity_share: float = typer.Option(0.1, help="Share of identity (error-free) pairs."),
+    split_ratios: str = typer.Option("0.8,0.1,0.1", help="train,val,test shares by seed program (sum 1)."),
     corpus: Optional[Path] = typer.Option(None, help="JSONL of user programs ({task, code, id}) used as seeds first."),
     natural_endpoint: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint of a policy model."),
     natural_model: str = typer.Option("policy", help="Model name to ask at --natural-endpoint."),
@@ -101,6 +112,7 @@ def synth(
         cfg = SynthConfig(
             tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()), n=n, seed=seed,
             candidates_per_seed=candidates_per_seed, max_edits=max_edits, identity_share=identity_share,
+            split_ratios=_ratios(split_ratios),
             corpus=str(corpus) if corpus else None, natural_endpoint=natural_endpoint, natural_model=natural_model,
             natural_per_seed=natural_per_seed, timeout_s=timeout,
         )

@@ -77,6 +77,7 @@ class RenderResult:
     queue_ms: float = 0.0
     exec_ms: float = 0.0
     total_ms: float = 0.0
+    cpu_ms: float = 0.0  # CPU time of the job's process (user + system), when the renderer measures it
     cached: bool = False
     figure: dict | None = None  # charts with inspect=True: texts, artists, colours, axes (see render.inspect)
 

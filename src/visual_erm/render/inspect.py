@@ -107,15 +107,15 @@ def _safe(fn, default=None):
 
 def _text_item(t: Any) -> dict | None:
     s = _text(t)
-    if not s.strip() or not _safe(t.get_visible, True):
+    if not s.strip() or not _safe(lambda: t.get_visible(), True):
         return None
-    pos = _safe(t.get_position, (None, None))
+    pos = _safe(lambda: t.get_position(), (None, None))
     return {
         "text": s,
         "x": _num(pos[0], 4) if pos is not None else None,
         "y": _num(pos[1], 4) if pos is not None else None,
-        "color": _color(_safe(t.get_color)),
-        "fontsize": _num(_safe(t.get_fontsize), 3),
+        "color": _color(_safe(lambda: t.get_color())),
+        "fontsize": _num(_safe(lambda: t.get_fontsize()), 3),
         "kind": "annotation" if type(t).__name__ == "Annotation" else "text",
     }
 
@@ -123,7 +123,7 @@ def _text_item(t: Any) -> dict | None:
 def _legend(leg: Any) -> dict | None:
     if leg is None:
         return None
-    texts = [_text(t) for t in _safe(leg.get_texts, [])][:MAX_TEXTS]
+    texts = [_text(t) for t in _safe(lambda: leg.get_texts(), [])][:MAX_TEXTS]
     loc = _safe(lambda: leg._loc)
     loc_names = {0: "best", 1: "upper right", 2: "upper left", 3: "lower left", 4: "lower right", 5: "right",
                  6: "center left", 7: "center right", 8: "lower center", 9: "upper center", 10: "center"}
@@ -142,7 +142,7 @@ def _legend(leg: Any) -> dict | None:
         "title": title or None,
         "loc": loc,
         "anchor": anchor,
-        "visible": bool(_safe(leg.get_visible, True)),
+        "visible": bool(_safe(lambda: leg.get_visible(), True)),
         "ncols": _safe(lambda: int(leg._ncols), None),
     }
 
@@ -199,7 +199,7 @@ def _bar_containers(ax: Any) -> tuple[list[dict], set[int]]:
             orientation = _guess_orientation(patches)
         values, positions, bases = [], [], []
         for p in patches:
-            x, y, w, h = (_safe(p.get_x, 0), _safe(p.get_y, 0), _safe(p.get_width, 0), _safe(p.get_height, 0))
+            x, y, w, h = (_safe(lambda: p.get_x(), 0), _safe(lambda: p.get_y(), 0), _safe(lambda: p.get_width(), 0), _safe(lambda: p.get_height(), 0))
             if orientation == "horizontal":
                 values.append(_num(w, 5))
                 positions.append(_num(y + h / 2, 5))
@@ -208,7 +208,7 @@ def _bar_containers(ax: Any) -> tuple[list[dict], set[int]]:
                 values.append(_num(h, 5))
                 positions.append(_num(x + w / 2, 5))
                 bases.append(_num(y, 5))
-        label = _safe(c.get_label, None)
+        label = _safe(lambda: c.get_label(), None)
         bars.append({
             "label": label if label and not str(label).startswith("_") else None,
             "orientation": orientation,
@@ -216,11 +216,11 @@ def _bar_containers(ax: Any) -> tuple[list[dict], set[int]]:
             "values": values,
             "positions": positions,
             "bases": bases,
-            "colors": [_color(_safe(p.get_facecolor)) for p in patches],
-            "edgecolors": [_color(_safe(p.get_edgecolor)) for p in patches],
+            "colors": [_color(_safe(lambda: p.get_facecolor())) for p in patches],
+            "edgecolors": [_color(_safe(lambda: p.get_edgecolor())) for p in patches],
             "hatch": _safe(lambda: patches[0].get_hatch(), None) if patches else None,
             "linewidth": _num(_safe(lambda: patches[0].get_linewidth()), 3) if patches else None,
-            "visible": any(_safe(p.get_visible, True) for p in patches),
+            "visible": any(_safe(lambda: p.get_visible(), True) for p in patches),
         })
     return bars, owned
 
@@ -238,16 +238,16 @@ def _patch_item(p: Any) -> dict:
     kind = type(p).__name__
     item: dict = {
         "kind": kind,
-        "facecolor": _color(_safe(p.get_facecolor)),
-        "edgecolor": _color(_safe(p.get_edgecolor)),
+        "facecolor": _color(_safe(lambda: p.get_facecolor())),
+        "edgecolor": _color(_safe(lambda: p.get_edgecolor())),
         "label": None,
     }
-    label = _safe(p.get_label, None)
+    label = _safe(lambda: p.get_label(), None)
     if label and not str(label).startswith("_"):
         item["label"] = str(label)
     if kind == "Rectangle":
-        item.update(x=_num(_safe(p.get_x), 5), y=_num(_safe(p.get_y), 5),
-                    width=_num(_safe(p.get_width), 5), height=_num(_safe(p.get_height), 5))
+        item.update(x=_num(_safe(lambda: p.get_x()), 5), y=_num(_safe(lambda: p.get_y()), 5),
+                    width=_num(_safe(lambda: p.get_width()), 5), height=_num(_safe(lambda: p.get_height()), 5))
     else:
         ext = _safe(lambda: p.get_path().get_extents(p.get_patch_transform() if kind != "Polygon" else None))
         if ext is not None:
@@ -262,17 +262,17 @@ def _wedge_item(w: Any) -> dict:
         "r": _num(_safe(lambda: w.r), 4),
         "width": _num(_safe(lambda: w.width), 4),
         "center": [_num(v, 4) for v in _safe(lambda: w.center, (0, 0))],
-        "facecolor": _color(_safe(w.get_facecolor)),
-        "edgecolor": _color(_safe(w.get_edgecolor)),
-        "label": _safe(w.get_label, None),
+        "facecolor": _color(_safe(lambda: w.get_facecolor())),
+        "edgecolor": _color(_safe(lambda: w.get_edgecolor())),
+        "label": _safe(lambda: w.get_label(), None),
     }
 
 
 def _line_item(line: Any, role: str = "series") -> dict:
-    xs = _safe(line.get_xdata, [])
-    ys = _safe(line.get_ydata, [])
-    marker = _safe(line.get_marker, None)
-    label = _safe(line.get_label, None)
+    xs = _safe(lambda: line.get_xdata(), [])
+    ys = _safe(lambda: line.get_ydata(), [])
+    marker = _safe(lambda: line.get_marker(), None)
+    label = _safe(lambda: line.get_label(), None)
     try:
         n = len(ys)
     except Exception:
@@ -283,23 +283,24 @@ def _line_item(line: Any, role: str = "series") -> dict:
         "n": n,
         "x": _nums(xs),
         "y": _nums(ys),
-        "color": _color(_safe(line.get_color)),
-        "linestyle": str(_safe(line.get_linestyle, "-")),
-        "linewidth": _num(_safe(line.get_linewidth), 3),
+        "color": _color(_safe(lambda: line.get_color())),
+        "linestyle": str(_safe(lambda: line.get_linestyle(), "-")),
+        "linewidth": _num(_safe(lambda: line.get_linewidth()), 3),
         "marker": None if marker in (None, "None", "none", "", " ") else str(marker),
-        "markersize": _num(_safe(line.get_markersize), 3),
-        "markerfacecolor": _color(_safe(line.get_markerfacecolor)),
-        "alpha": _num(_safe(line.get_alpha), 3),
-        "drawstyle": str(_safe(line.get_drawstyle, "default")),
-        "visible": bool(_safe(line.get_visible, True)),
+        "markersize": _num(_safe(lambda: line.get_markersize()), 3),
+        "markerfacecolor": _color(_safe(lambda: line.get_markerfacecolor())),
+        "alpha": _num(_safe(lambda: line.get_alpha()), 3),
+        "drawstyle": str(_safe(lambda: line.get_drawstyle(), "default")),
+        "visible": bool(_safe(lambda: line.get_visible(), True)),
+        "z": _nums(_safe(lambda: line.get_data_3d()[2], [])) if hasattr(line, "get_data_3d") else None,
     }
 
 
 def _collection_item(c: Any) -> dict:
     kind = type(c).__name__
-    offsets = _safe(c.get_offsets, None)
+    offsets = _safe(lambda: c.get_offsets(), None)
     item: dict = {"kind": kind, "label": None}
-    label = _safe(c.get_label, None)
+    label = _safe(lambda: c.get_label(), None)
     if label and not str(label).startswith("_"):
         item["label"] = str(label)
     try:
@@ -310,7 +311,7 @@ def _collection_item(c: Any) -> dict:
             off = off.reshape(-1, 2)
     except Exception:
         off = None
-    n_paths = len(_safe(c.get_paths, []) or [])
+    n_paths = len(_safe(lambda: c.get_paths(), []) or [])
     item["n_paths"] = n_paths
     if off is not None and len(off) and not (len(off) == 1 and n_paths > 1):
         idx = _sample_indices(len(off))
@@ -319,31 +320,42 @@ def _collection_item(c: Any) -> dict:
     else:
         item["n"] = n_paths
         item["offsets"] = []
-    fc = _safe(c.get_facecolor, [])
-    ec = _safe(c.get_edgecolor, [])
+    fc = _safe(lambda: c.get_facecolor(), [])
+    ec = _safe(lambda: c.get_edgecolor(), [])
     item["facecolors"] = _unique_colors(fc)
     item["edgecolors"] = _unique_colors(ec)
-    arr = _safe(c.get_array, None)
+    arr = _safe(lambda: c.get_array(), None)
     cmap = _safe(lambda: c.get_cmap().name, None) if arr is not None else None
     item["cmap"] = cmap
     if arr is not None:
         item["array"] = _nums(arr, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE)
-        item["clim"] = [_num(v, 4) for v in _safe(c.get_clim, (None, None))]
-    sizes = _safe(c.get_sizes, [])
+        item["clim"] = [_num(v, 4) for v in _safe(lambda: c.get_clim(), (None, None))]
+    sizes = _safe(lambda: c.get_sizes(), [])
     item["sizes"] = _nums(sizes, 20) if sizes is not None and len(sizes) else []
-    lw = _safe(c.get_linewidths, [])
+    lw = _safe(lambda: c.get_linewidths(), [])
     item["linewidth"] = _num(lw[0], 3) if lw is not None and len(lw) else None
-    ls = _safe(c.get_linestyles, None)
+    ls = _safe(lambda: c.get_linestyles(), None)
     item["linestyle"] = _dash_name(ls[0]) if ls else None
-    item["alpha"] = _num(_safe(c.get_alpha), 3)
-    item["hatch"] = _safe(c.get_hatch, None)
+    item["alpha"] = _num(_safe(lambda: c.get_alpha()), 3)
+    item["hatch"] = _safe(lambda: c.get_hatch(), None)
     if kind in ("PolyCollection", "FillBetweenPolyCollection"):
         item["extent"] = _collection_extent(c)
         item["kind"] = "PolyCollection"
         item["outline"] = _poly_outline(c)
     if kind == "PathCollection":
-        item["marker_paths"] = n_paths
+        item["marker"] = _path_signature(c)
     return item
+
+
+def _path_signature(c: Any) -> str | None:
+    """A short fingerprint of a scatter's marker shape (its first path's vertices and codes)."""
+    try:
+        p = c.get_paths()[0]
+        v = p.vertices[:40]
+        codes = list(p.codes[:40]) if p.codes is not None else []
+        return f"{len(p.vertices)}:" + ",".join(f"{x:.2f}/{y:.2f}" for x, y in v) + ":" + ",".join(map(str, codes))
+    except Exception:
+        return None
 
 
 def _dash_name(ls: Any) -> str | None:
@@ -388,7 +400,7 @@ def _poly_outline(c: Any) -> list:
         if not paths:
             return []
         v = paths[0].vertices
-        idx = _sample_indices(len(v), 60)
+        idx = _sample_indices(len(v), MAX_POINTS)
         return [[_num(v[i, 0], 4), _num(v[i, 1], 4)] for i in idx]
     except Exception:
         return []
@@ -412,10 +424,10 @@ def _image_item(im: Any) -> dict:
         item["shape"] = None
         item["values"] = None
     item["cmap"] = _safe(lambda: im.get_cmap().name, None)
-    item["clim"] = [_num(v, 4) for v in _safe(im.get_clim, (None, None))]
-    item["extent"] = [_num(v, 4) for v in _safe(im.get_extent, [])]
-    item["interpolation"] = _safe(im.get_interpolation, None)
-    item["alpha"] = _num(_safe(im.get_alpha), 3)
+    item["clim"] = [_num(v, 4) for v in _safe(lambda: im.get_clim(), (None, None))]
+    item["extent"] = [_num(v, 4) for v in _safe(lambda: im.get_extent(), [])]
+    item["interpolation"] = _safe(lambda: im.get_interpolation(), None)
+    item["alpha"] = _num(_safe(lambda: im.get_alpha()), 3)
     return item
 
 
@@ -442,9 +454,21 @@ def _describe_axes(ax: Any, index: int, all_axes: list) -> dict:
     d["grid_spec"] = _subplot_grid(ax)
     d["is_colorbar"] = bool(_safe(lambda: hasattr(ax, "_colorbar") or ax.get_label() == "<colorbar>", False))
     d["projection"] = _safe(lambda: ax.name, "rectilinear")
-    d["visible"] = bool(_safe(ax.get_visible, True))
+    d["visible"] = bool(_safe(lambda: ax.get_visible(), True))
     d["axis_on"] = bool(_safe(lambda: ax.axison, True))
     d["twin_of"] = None
+    d["shares_x"] = d["shares_y"] = False
+    for j, other in enumerate(all_axes):
+        if other is ax:
+            continue
+        try:
+            same_box = other.bbox.bounds == ax.bbox.bounds
+            if not same_box and other in ax.get_shared_x_axes().get_siblings(ax):
+                d["shares_x"] = True
+            if not same_box and other in ax.get_shared_y_axes().get_siblings(ax):
+                d["shares_y"] = True
+        except Exception:
+            continue
     for j, other in enumerate(all_axes[:index]):
         try:
             if other.bbox.bounds == ax.bbox.bounds and (
@@ -458,23 +482,23 @@ def _describe_axes(ax: Any, index: int, all_axes: list) -> dict:
     d["title_left"] = _safe(lambda: ax.get_title("left"), "")
     d["title_right"] = _safe(lambda: ax.get_title("right"), "")
     d["title_fontsize"] = _num(_safe(lambda: ax.title.get_fontsize()), 3)
-    d["xlabel"] = _safe(ax.get_xlabel, "")
-    d["ylabel"] = _safe(ax.get_ylabel, "")
-    d["xlim"] = [_num(v, 4) for v in _safe(ax.get_xlim, (None, None))]
-    d["ylim"] = [_num(v, 4) for v in _safe(ax.get_ylim, (None, None))]
-    d["xlim_auto"] = bool(_safe(ax.get_autoscalex_on, True))
-    d["ylim_auto"] = bool(_safe(ax.get_autoscaley_on, True))
-    d["xscale"] = _safe(ax.get_xscale, "linear")
-    d["yscale"] = _safe(ax.get_yscale, "linear")
+    d["xlabel"] = _safe(lambda: ax.get_xlabel(), "")
+    d["ylabel"] = _safe(lambda: ax.get_ylabel(), "")
+    d["xlim"] = [_num(v, 4) for v in _safe(lambda: ax.get_xlim(), (None, None))]
+    d["ylim"] = [_num(v, 4) for v in _safe(lambda: ax.get_ylim(), (None, None))]
+    d["xlim_auto"] = bool(_safe(lambda: ax.get_autoscalex_on(), True))
+    d["ylim_auto"] = bool(_safe(lambda: ax.get_autoscaley_on(), True))
+    d["xscale"] = _safe(lambda: ax.get_xscale(), "linear")
+    d["yscale"] = _safe(lambda: ax.get_yscale(), "linear")
     d["xticklabels"] = _tick_labels(ax.xaxis) if hasattr(ax, "xaxis") else []
     d["yticklabels"] = _tick_labels(ax.yaxis) if hasattr(ax, "yaxis") else []
     d["xticks_fixed"] = _is_fixed_formatter(ax.xaxis) if hasattr(ax, "xaxis") else False
     d["yticks_fixed"] = _is_fixed_formatter(ax.yaxis) if hasattr(ax, "yaxis") else False
     d["grid"] = {"x": _grid_on(ax.xaxis) if hasattr(ax, "xaxis") else False,
                  "y": _grid_on(ax.yaxis) if hasattr(ax, "yaxis") else False}
-    d["facecolor"] = _color(_safe(ax.get_facecolor))
-    d["spines"] = {k: bool(_safe(s.get_visible, True)) for k, s in _safe(lambda: dict(ax.spines), {}).items()}
-    d["legend"] = _legend(_safe(ax.get_legend))
+    d["facecolor"] = _color(_safe(lambda: ax.get_facecolor()))
+    d["spines"] = {k: bool(_safe(lambda: s.get_visible(), True)) for k, s in _safe(lambda: dict(ax.spines), {}).items()}
+    d["legend"] = _legend(_safe(lambda: ax.get_legend()))
 
     bars, owned = _bar_containers(ax)
     d["bars"] = bars
@@ -491,15 +515,19 @@ def _describe_axes(ax: Any, index: int, all_axes: list) -> dict:
     d["patches"] = patches
 
     err_lines, err_cols = set(), set()
+    err_labels: dict[int, str] = {}
     errorbars = []
     for c in _safe(lambda: list(ax.containers), []):
         if isinstance(c, ErrorbarContainer):
             data_line, caplines, barlinecols = c.lines
+            label = _safe(lambda: c.get_label(), None)
+            if data_line is not None and label and not str(label).startswith("_"):
+                err_labels[id(data_line)] = str(label)
             for ln in caplines or ():
                 err_lines.add(id(ln))
             for col in barlinecols or ():
                 err_cols.add(id(col))
-            label = _safe(c.get_label, None)
+            label = _safe(lambda: c.get_label(), None)
             errorbars.append({
                 "label": label if label and not str(label).startswith("_") else None,
                 "has_line": data_line is not None,
@@ -510,7 +538,10 @@ def _describe_axes(ax: Any, index: int, all_axes: list) -> dict:
     d["errorbars"] = errorbars
     lines = []
     for ln in _safe(lambda: list(ax.lines), [])[:MAX_PATCHES]:
-        lines.append(_line_item(ln, "errorbar_cap" if id(ln) in err_lines else "series"))
+        item = _line_item(ln, "errorbar_cap" if id(ln) in err_lines else "series")
+        if item["label"] is None and id(ln) in err_labels:
+            item["label"] = err_labels[id(ln)]
+        lines.append(item)
     d["lines"] = lines
     cols = []
     for c in _safe(lambda: list(ax.collections), [])[:MAX_PATCHES]:
@@ -552,7 +583,7 @@ def describe_figure(fig: Any) -> dict:
         out["figsize"] = [_num(size[0], 4), _num(size[1], 4)]
     except Exception:
         out["figsize"] = None
-    out["facecolor"] = _color(_safe(fig.get_facecolor))
+    out["facecolor"] = _color(_safe(lambda: fig.get_facecolor()))
     st = _safe(lambda: fig._suptitle, None)
     out["suptitle"] = _text(st) if st is not None and _text(st).strip() else None
     sx = _safe(lambda: fig._supxlabel, None)

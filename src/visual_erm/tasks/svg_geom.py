@@ -286,6 +286,8 @@ def _arc_points(x1, y1, rx, ry, phi_deg, fa, fs, x2, y2, steps=12):
         dt -= 2 * math.pi
     elif fs and dt < 0:
         dt += 2 * math.pi
+    if steps is None:  # about 7.5° a step, so the chord error stays far below the comparison tolerance
+        steps = max(2, math.ceil(abs(dt) / (math.pi / 24)))
     pts = []
     for k in range(1, steps + 1):
         t = t1 + dt * k / steps
@@ -328,7 +330,7 @@ def flatten_path(segs, steps: int = 10) -> list[list[tuple[float, float]]]:
                 lines[-1].append((u * u * x0 + 2 * u * t * a[0] + t * t * a[2], u * u * y0 + 2 * u * t * a[1] + t * t * a[3]))
             cur = (a[2], a[3])
         elif cmd == "A":
-            lines[-1].extend(_arc_points(cur[0], cur[1], a[0], a[1], a[2], a[3], a[4], a[5], a[6], steps))
+            lines[-1].extend(_arc_points(cur[0], cur[1], a[0], a[1], a[2], a[3], a[4], a[5], a[6], None))
             cur = (a[5], a[6])
         elif cmd == "Z":
             lines[-1].append(start)
@@ -598,7 +600,7 @@ def color_name(rgb) -> str:
 
 # ---------------------------------------------------------------------------------------------------- geometry
 
-def _ellipse_pts(cx, cy, rx, ry, n=32):
+def _ellipse_pts(cx, cy, rx, ry, n=64):
     t = np.linspace(0, 2 * np.pi, n + 1)
     return [list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))]
 
@@ -750,6 +752,8 @@ class Drawable:
     groups: tuple = ()  # ancestor <g> elements, outermost first
     style: dict = field(default_factory=dict)
     length: float = 0.0  # outline length, normalised
+    outline: list = field(default_factory=list)  # normalised polylines
+    hidden: bool = False  # fully covered by opaque shapes painted after it
 
     @property
     def center(self) -> tuple[float, float]:
@@ -850,6 +854,7 @@ def analyse(root) -> SvgDoc:
             stroke_opacity=max(0.0, min(1.0, num(st.get("stroke-opacity"), 1.0))),
             dasharray=dash, text=text_content(el) if tag == "text" else None, key=geometry_key(el), matrix=m,
             groups=tuple(a for a in reversed(list(el.iterancestors())) if local(a) == "g"), style=st, length=length,
+            outline=pls,
         )
         if not d.filled and not d.stroked:
             continue
@@ -858,7 +863,46 @@ def analyse(root) -> SvgDoc:
         out.append(d)
     for i, d in enumerate(out):
         d.index = i
+    _mark_hidden(out)
     return SvgDoc(root, out, ids, vb, norm)
+
+
+def _mark_hidden(ds: list[Drawable]) -> None:
+    """Flag drawables whose outline (widened by half the stroke) lies inside opaque fills painted later."""
+    from matplotlib.path import Path as MPath
+
+    covers = []
+    for e in ds:
+        if e.tag == "text" or not e.filled or e.fill_opacity * e.opacity < 0.95 or e.area < 1e-4:
+            covers.append(None)
+            continue
+        verts, codes = [], []
+        for pl in e.outline:
+            verts.extend(pl.tolist())
+            codes.extend([MPath.MOVETO] + [MPath.LINETO] * (len(pl) - 1))
+        covers.append(MPath(np.asarray(verts), codes))
+    for i, d in enumerate(ds):
+        later = [(e, c) for e, c in zip(ds[i + 1:], covers[i + 1:]) if c is not None]
+        if not later:
+            continue
+        r = d.stroke_width / 2 if d.stroked else 0.0
+        probe = d.points
+        if r > 0:
+            probe = np.concatenate([d.points + [r, 0], d.points - [r, 0], d.points + [0, r], d.points - [0, r]])
+        inside = np.zeros(len(probe), dtype=bool)
+        for e, c in later:
+            x0, y0, x1, y1 = e.bbox
+            if x1 < d.bbox[0] or x0 > d.bbox[2] or y1 < d.bbox[1] or y0 > d.bbox[3]:
+                continue
+            inside |= c.contains_points(probe, radius=-1e-3) | c.contains_points(probe, radius=1e-3)
+            if inside.all():
+                break
+        d.hidden = bool(inside.mean() >= 0.98)
+
+
+def visible(doc: SvgDoc) -> list[Drawable]:
+    """Drawables not hidden behind opaque shapes painted after them (the ones an edit can visibly change)."""
+    return [d for d in doc.drawables if not d.hidden]
 
 
 def load(program: str) -> SvgDoc:
@@ -970,6 +1014,31 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     ab = d.min(axis=1)
     ba = d.min(axis=0)
     return (float((ab.mean() + ba.mean()) / 2), float(max(np.percentile(ab, 95), np.percentile(ba, 95))))
+
+
+def dense_points(d: "Drawable", spacing: float = 0.004, cap: int = 2500) -> np.ndarray:
+    """Points along the outline about ``spacing`` apart (normalised units)."""
+    n = int(min(cap, max(96, d.length / spacing)))
+    return resample(d.outline, n) if d.outline else d.points
+
+
+def to_outline(points: np.ndarray, polylines: list) -> np.ndarray:
+    """Distance from each point to the nearest segment of the polylines."""
+    segs = [(pl[:-1], pl[1:]) for pl in polylines if len(pl) >= 2]
+    if not segs or len(points) == 0:
+        return np.full(len(points), 1.0)
+    a = np.concatenate([x for x, _ in segs])
+    b = np.concatenate([y for _, y in segs])
+    ab = b - a
+    L = (ab ** 2).sum(-1)
+    out = np.empty(len(points))
+    for k in range(0, len(points), 256):
+        p = points[k:k + 256]
+        t = ((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum(L[None], 1e-18)
+        t = np.clip(t, 0, 1)
+        proj = a[None] + t[..., None] * ab[None]
+        out[k:k + 256] = np.sqrt(((p[:, None, :] - proj) ** 2).sum(-1)).min(axis=1)
+    return out
 
 
 def directed(a: np.ndarray, b: np.ndarray) -> float:
