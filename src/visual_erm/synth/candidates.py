@@ -145,11 +145,18 @@ def build_candidates(
                 continue
             c.program, c.png, c.figure = edit.program, res.png, res.figure
             c.edits.append(edit)
+    seen: set[tuple[str, str]] = set()
     for c in cands:
         if c.target_edits > 0 and not c.edits:
             continue
+        key = (c.seed.seed.seed_id, c.program)
+        if key in seen:  # two candidates of one seed ended on the same program: one pair is enough
+            c.rejected["duplicate"] = c.rejected.get("duplicate", 0) + 1
+            continue
         c.diff = pixel_diff(c.seed.result.png, c.png)
         c.kept = not (c.edits and c.diff.identical)  # later edits may undo earlier ones
+        if c.kept:
+            seen.add(key)
     return cands
 
 
