@@ -9,3 +9,5 @@ VERSION = os.environ.get("VERM_IMAGE_TAG", "0.1.0")
 CPU_IMAGE = os.environ.get("VERM_IMAGE_CPU", f"{REGISTRY}/visual-erm-cpu:{VERSION}")
 #: Training: CUDA, torch, trl, vllm.
 TRAIN_IMAGE = os.environ.get("VERM_IMAGE_TRAIN", f"{REGISTRY}/visual-erm-train:{VERSION}")
+#: Reward-model server: vLLM's OpenAI-compatible server; the model is fetched from MinIO at start.
+RM_SERVER_IMAGE = os.environ.get("VERM_IMAGE_RM_SERVER", f"{REGISTRY}/visual-erm-rm-server:{VERSION}")
