@@ -276,5 +276,28 @@ def run_render_bench(workers: int = 2, n_charts: int = 60, n_svg: int = 120, n_t
     return result
 
 
+def format_report(r: dict) -> str:
+    """The figures of :func:`run_render_bench` as a short table with the ratios the targets are stated in."""
+    lines = [f"workers={r['workers']}  charts={r['n_charts']}  cores={r['cpu_count']}  "
+             f"load avg start={r['loadavg_start'][0]:.2f} end={r['loadavg_end'][0]:.2f}",
+             f"{'charts':<10}{'renders/s':>11}{'CPU-s/render':>14}{'p50 ms':>9}{'p95 ms':>9}"]
+    for name in ("naive", "pool", "ceiling"):
+        m = r[name]
+        lines.append(f"{name:<10}{m['renders_per_s']:>11.2f}{m['cpu_s_per_render']:>14.3f}"
+                     f"{m['p50_ms']:>9.0f}{m['p95_ms']:>9.0f}")
+    if "startup_s" in r["pool"]:
+        lines.append(f"pool start-up: {r['pool']['startup_s']:.2f} s")
+    lines.append(f"pool / naive   = {r['pool_over_naive']}x   (target >= 3.5x)")
+    lines.append(f"pool / ceiling = {r['pool_over_ceiling']}    (target >= 0.8)")
+    lines.append(f"svg through the pool: {r['svg']['renders_per_s']:.1f} renders/s   (target >= 20)")
+    t = r["tables"]
+    if "long_lived_over_fresh" in t:
+        lines.append(f"tables: long-lived {t['long_lived']['renders_per_s']:.2f}/s vs one Chromium per render "
+                     f"{t['fresh_browser']['renders_per_s']:.2f}/s = {t['long_lived_over_fresh']}x   (target >= 2.5x)")
+    else:
+        lines.append(f"tables: {t}")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":  # python -m visual_erm.render.bench
     print(json.dumps(run_render_bench(), indent=2))

@@ -184,3 +184,14 @@ def extract_table_html(response: str) -> str:
             if md:
                 return md
     return markdown_table_to_html(response) or ""
+
+
+def extract_program(task: str, response: str) -> str | None:
+    """The program in a model response for ``task`` (chart code, SVG document or table HTML), or None."""
+    if task == "chart":
+        return extract_chart_code(response)
+    if task == "svg":
+        return extract_svg(response)
+    if task == "table":
+        return extract_table_html(response) or None
+    raise ValueError(f"unknown task {task!r}; choose chart, table or svg")
