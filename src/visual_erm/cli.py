@@ -73,6 +73,13 @@ def render(
                           "ms": round(res.total_ms, 1), "message": res.message}))
 
 
+def _workdir() -> Path:
+    """Local working directory for s3:// inputs and outputs (``VERM_WORKDIR``, default ~/.cache/visual-erm/work)."""
+    import os
+
+    return Path(os.environ.get("VERM_WORKDIR", "~/.cache/visual-erm/work")).expanduser()
+
+
 def _ratios(text: str) -> tuple[float, float, float]:
     try:
         parts = tuple(float(x) for x in text.split(","))
@@ -85,7 +92,7 @@ def _ratios(text: str) -> tuple[float, float, float]:
 
 @app.command()
 def synth(
-    out: Path = typer.Option(..., help="Dataset directory (local path). A rerun finishes what is missing."),
+    out: str = typer.Option(..., help="Dataset directory or s3://bucket/prefix. A rerun finishes what is missing."),
     tasks: str = typer.Option("chart,table,svg", help="Comma-separated tasks."),
     n: int = typer.Option(300, help="Target number of pairs over all tasks (natural samples come on top)."),
     seed: int = typer.Option(0, help="Seed: the same seed and options give byte-identical shards."),
@@ -104,6 +111,7 @@ def synth(
     from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from visual_erm import storage
     from visual_erm.render.pool import RenderPool
     from visual_erm.synth.corpus import CorpusError
     from visual_erm.synth.engine import ConfigMismatch, SynthConfig, synthesize
@@ -123,10 +131,12 @@ def synth(
         transient=False,
     ) as bar:
         job = bar.add_task("synthesizing chunks", total=None)
+        local_out = storage.local_output(out, _workdir())
         try:
-            report = synthesize(cfg, out, render=pool.render,
+            report = synthesize(cfg, local_out, render=pool.render,
                                 progress=lambda done, total: bar.update(job, completed=done, total=total))
-        except (ConfigMismatch, CorpusError) as exc:
+            storage.publish_output(local_out, out)
+        except (ConfigMismatch, CorpusError, storage.StorageError) as exc:
             _fail(str(exc))
     counts = report.manifest["counts"]
     typer.echo(json.dumps({"out": str(out), "pairs": report.pairs, "seconds": round(report.seconds, 1),
@@ -224,6 +234,64 @@ def bench_critic(
     typer.echo(f"metrics: {dest}/metrics.json\nreport:  {dest}/report.html")
 
 
+@bench_app.command("policy")
+def bench_policy(
+    data: str = typer.Option(..., help="Items: a pair dataset (its test split), a bench set, a prompt-set JSONL, or "
+                                       "an s3:// URI of one."),
+    responses: Optional[str] = typer.Option(None, help="The policy's responses: JSONL of {id, response} (or s3://)."),
+    endpoint: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint of the policy (instead of "
+                                                      "--responses)."),
+    model: Optional[str] = typer.Option(None, help="Policy model name at --endpoint."),
+    critic: Optional[str] = typer.Option(None, help="Critic for the Visual-ERM score (pixel, structural, vlm, ...)."),
+    reward_variant: str = typer.Option("released", help="Reward formula for the critic's severities."),
+    out: Optional[str] = typer.Option(None, help="Output directory or s3:// URI (default: runs/bench-policy)."),
+    split: str = typer.Option("test", help="Split of a pair dataset."),
+    workers: int = typer.Option(0, help="Render workers and concurrent endpoint calls (0 = default)."),
+    timeout: float = typer.Option(15.0, help="Render timeout per response, seconds."),
+    max_items: int = typer.Option(0, help="Benchmark only the first N items (0 = all)."),
+) -> None:
+    """Benchmark a policy: execution rate, chart/table/SVG metrics, Visual-ERM score; metrics.json and report.html."""
+    import shutil
+    import tempfile
+
+    from visual_erm import storage
+    from visual_erm.bench.policy import PolicyBenchError, run_policy_bench
+
+    if (responses is None) == (endpoint is None):
+        _fail("give exactly one of --responses FILE and --endpoint URL (with --model)")
+    if endpoint and not model:
+        _fail("--endpoint needs --model")
+    out = out or "runs/bench-policy"
+    workdir = Path(tempfile.mkdtemp(prefix="verm-bench-policy-"))
+    try:
+        try:
+            data_dir = storage.resolve_input(data, workdir)
+            resp_path = storage.resolve_input(responses, workdir) if responses else None
+        except storage.StorageError as exc:
+            _fail(f"cannot read an input: {exc}")
+        out_dir = storage.local_output(out, workdir)
+        try:
+            result = run_policy_bench(data_dir, out_dir, responses=resp_path, endpoint=endpoint, model=model,
+                                      critic=critic, reward_variant=reward_variant, split=split,
+                                      workers=workers or None, timeout_s=timeout, max_items=max_items or None,
+                                      policy_name=model if endpoint else responses)
+        except (PolicyBenchError, ValueError) as exc:
+            _fail(str(exc))
+        dest = storage.publish_output(out_dir, out)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    o = result["overall"]
+    typer.echo(f"policy {result['policy']}: {o['n_scored']}/{o['n_items']} items scored, execution rate "
+               f"{100 * (o['exec_rate'] or 0):.1f}%")
+    for task, g in result["by_task"].items():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in g["metrics"].items()
+                          if v is not None and not k.endswith(("_n", "_on_executed")))
+        verm = g.get("verm")
+        extra = f", reward {verm['reward_mean']:.3f}" if verm and verm.get("reward_mean") is not None else ""
+        typer.echo(f"  {task:6s} n={g['n_scored']:4d} exec {100 * (g['exec_rate'] or 0):5.1f}%  {shown}{extra}")
+    typer.echo(f"metrics: {dest}/metrics.json\nreport:  {dest}/report.html")
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Run folder for the gallery and the demo dataset."),
@@ -239,7 +307,7 @@ def demo(
 
 @app.command("validate")
 def validate_cmd(
-    dataset: Path = typer.Argument(..., help="Dataset directory (pairs, RL prompts or bench set)."),
+    dataset: str = typer.Argument(..., help="Dataset directory or s3:// prefix (pairs, RL prompts or bench set)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Folder for Data Docs HTML, report.html and "
                                                                  "report.json (default: a temporary folder)."),
     kind: Optional[str] = typer.Option(None, help="pairs, rl-prompts or bench (default: manifest.json's format)."),
@@ -249,12 +317,18 @@ def validate_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON instead of text."),
 ) -> None:
     """Validate a dataset with Great Expectations; exit 1 listing each failed expectation and offending ids."""
+    from visual_erm import storage
     from visual_erm.validation import validate_dataset
 
-    if not dataset.is_dir():
+    try:
+        local = storage.resolve_input(dataset, _workdir())
+    except storage.StorageError as exc:
+        _fail(str(exc))
+        raise
+    if not local.is_dir():
         _fail(f"{dataset} is not a dataset directory")
     try:
-        result = validate_dataset(dataset, kind=kind, report_dir=report, min_per_category=min_per_category,
+        result = validate_dataset(local, kind=kind, report_dir=report, min_per_category=min_per_category,
                                   min_pairs_for_balance=min_pairs_for_balance, identity_share_max=identity_share_max)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -303,6 +377,85 @@ def train_rm(
     summary = {k: v for k, v in metrics.items() if k not in ("loss_curve",)}
     summary["eval"] = {k: v for k, v in (metrics.get("eval") or {}).items() if k != "samples"}
     typer.echo(json.dumps(summary, indent=1))
+
+
+@app.command("serve")
+def serve_cmd(
+    model: str = typer.Argument(..., help="Reward-model directory (train-rm output or any Qwen-VL checkpoint)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 to expose it)."),
+    served_model_name: Optional[str] = typer.Option(None, help="Model id in /v1/models (default: the directory name)."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda (default: CUDA when present)."),
+) -> None:
+    """Serve a reward model over an OpenAI-compatible API: /v1/chat/completions, /v1/models, /health."""
+    from visual_erm.serve.server import RewardModelServer
+
+    if not Path(model).is_dir():
+        _fail(f"{model} is not a model directory")
+    server = RewardModelServer(model, host=host, port=port, served_name=served_model_name, device=device)
+    typer.echo(f"serving {server.served_name!r} at {server.url}/v1 (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # pragma: no cover
+        pass
+    finally:
+        server.httpd.server_close()
+
+
+@app.command("critique")
+def critique_cmd(
+    ref: Path = typer.Option(..., help="Reference image (PNG/JPEG)."),
+    cand: Path = typer.Option(..., help="Candidate image rendered from the candidate program."),
+    task: str = typer.Option(..., help="chart | table | svg."),
+    critic: str = typer.Option("vlm", help="Critic: vlm, structural, pixel or a 'module:Factory' spec."),
+    endpoint: Optional[list[str]] = typer.Option(None, help="OpenAI-compatible endpoint(s) of the reward model "
+                                                            "(vlm critic, HTTP backend; repeat for several)."),
+    model: Optional[str] = typer.Option(None, help="Reward-model directory (vlm, in-process) or served model name "
+                                                   "(with --endpoint)."),
+    ref_code: Optional[Path] = typer.Option(None, help="Reference program (structural critic)."),
+    cand_code: Optional[Path] = typer.Option(None, help="Candidate program (structural critic)."),
+    variant: str = typer.Option("released", help="Reward variant: paper, released, released-strict, table-released, "
+                                                  "table-released-strict, auto."),
+    sampling: str = typer.Option("paper", help="vlm critic decoding: paper | greedy."),
+    max_tokens: Optional[int] = typer.Option(None, help="vlm critic generation budget."),
+) -> None:
+    """Critique one (reference, candidate) pair; print the critique JSON and the reward under --variant."""
+    from visual_erm.critics.base import CritiqueFailure, CritiqueInput
+    from visual_erm.critics.registry import get_critic
+    from visual_erm.reward.formulas import VARIANTS, Outcome, compute_rewards
+
+    if task not in ("chart", "table", "svg"):
+        _fail(f"--task must be chart, table or svg (got {task!r})")
+    if variant not in VARIANTS:
+        _fail(f"--variant must be one of {', '.join(VARIANTS)} (got {variant!r})")
+    for p in (ref, cand):
+        if not p.is_file():
+            _fail(f"{p} does not exist")
+    options: dict = {}
+    if critic == "vlm":
+        if not endpoint and not model:
+            _fail("the vlm critic needs --model DIR (in-process) or --endpoint URL")
+        options = {"endpoint": list(endpoint) if endpoint else None, "model": model, "sampling": sampling,
+                   "max_tokens": max_tokens}
+    try:
+        crit = get_critic(critic, **options)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+    item = CritiqueInput("cli", task, ref.read_bytes(), cand.read_bytes(),
+                         reference_code=ref_code.read_text() if ref_code else None,
+                         candidate_code=cand_code.read_text() if cand_code else None)
+    with crit:
+        res = crit.critique_many([item])[0]
+    if isinstance(res, CritiqueFailure):
+        kind = "unparseable" if res.reason == "unparseable" else "critic_error"
+        outcome = Outcome(kind, task=task, detail=res.message)
+        out = {"critique": None, "failure": {"reason": res.reason, "message": res.message}}
+    else:
+        outcome = Outcome.critiqued(res.severity_sum, task)
+        out = {"critique": res.to_json_dict(), "severity_sum": res.severity_sum}
+    out["variant"] = variant
+    out["reward"] = compute_rewards(variant, [outcome])[0]
+    typer.echo(json.dumps(out, indent=1, ensure_ascii=False))
 
 
 def main() -> None:  # pragma: no cover - console entry
