@@ -384,7 +384,7 @@ def serve_cmd(
     model: str = typer.Argument(..., help="Reward-model directory (train-rm output or any Qwen-VL checkpoint)."),
     port: int = typer.Option(8000, help="TCP port."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 to expose it)."),
-    served_model_name: Optional[str] = typer.Option(None, help="Model id in /v1/models (default: the directory name)."),
+    served_model_name: Optional[str] = typer.Option(None, help="Model id in /v1/models (default: visual-erm)."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda (default: CUDA when present)."),
 ) -> None:
     """Serve a reward model over an OpenAI-compatible API: /v1/chat/completions, /v1/models, /health."""
@@ -415,7 +415,8 @@ def critique_cmd(
     ref_code: Optional[Path] = typer.Option(None, help="Reference program (structural critic)."),
     cand_code: Optional[Path] = typer.Option(None, help="Candidate program (structural critic)."),
     variant: str = typer.Option("released", help="Reward variant: paper, released, released-strict, table-released, "
-                                                  "table-released-strict, auto."),
+                                                  "table-released-strict, auto. (paper normalises S by the batch "
+                                                  "maximum: alone, any S > 0 gets fidelity ~0.)"),
     sampling: str = typer.Option("paper", help="vlm critic decoding: paper | greedy."),
     max_tokens: Optional[int] = typer.Option(None, help="vlm critic generation budget."),
 ) -> None:
@@ -456,6 +457,12 @@ def critique_cmd(
     out["variant"] = variant
     out["reward"] = compute_rewards(variant, [outcome])[0]
     typer.echo(json.dumps(out, indent=1, ensure_ascii=False))
+
+
+# `verm pipeline ...`: compile, run locally, submit and schedule the Kubeflow pipelines (visual_erm.pipeline_cli)
+from visual_erm.pipeline_cli import pipeline_app  # noqa: E402
+
+app.add_typer(pipeline_app, name="pipeline")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -196,3 +196,4 @@ class StructuralCritic(Critic):
 
 register_critic("pixel", "visual_erm.critics.pixel:PixelCritic")
 register_critic("structural", StructuralCritic)
+register_critic("vlm", "visual_erm.critics.vlm:VLMCritic")
