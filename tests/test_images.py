@@ -91,6 +91,9 @@ def copied_files(dockerfile: Path) -> dict[str, Path]:
     return mapping
 
 
+GENERATED_REQUIREMENTS = "project-requirements.txt"
+
+
 def pip_installs(dockerfile: Path) -> list[list[str]]:
     return [c[c.index("install") + 1:] for c in run_commands(dockerfile)
             if "pip" in Path(c[0]).name or (len(c) > 2 and c[1:3] == ["-m", "pip"])
@@ -115,6 +118,9 @@ def image_pins(name: str) -> dict[str, tuple[str, str]]:
         it = iter(range(len(args)))
         for i in it:
             tok = args[i]
+            if tok in ("-r", "--requirement") and args[i + 1] == GENERATED_REQUIREMENTS:
+                next(it, None)  # written in the image from pyproject.toml by images/train/project_requirements.py
+                continue
             if tok in ("-c", "--constraint", "-r", "--requirement"):
                 src = copies.get(Path(args[i + 1]).name)
                 assert src is not None and src.is_file(), f"{name}: {args[i + 1]} is not copied from the repository"
@@ -199,11 +205,18 @@ def test_project_wheel_is_installed_with_constraints(name):
     installs = pip_installs(IMAGES / name / "Dockerfile")
     project = [args for args in installs if "." in args]
     assert len(project) == 1, f"{name}: the project (.) must be installed once"
-    assert "-c" in project[0], f"{name}: the project must be installed with a constraints file"
     if name == "cpu":
+        assert "-c" in project[0], f"{name}: the project must be installed with a constraints file"
         assert "torch" not in project[0] and "vllm" not in project[0]
     else:
-        assert {"torch", "vllm", "trl"} <= set(project[0])
+        # GPU stack under its own constraints, then pyproject's other pins under the same constraints, then the
+        # project without dependencies (its CPU pins of torch/transformers would conflict with vllm's).
+        assert project[0] == ["--no-deps", "."]
+        gpu = [a for a in installs if {"torch", "vllm", "trl"} <= set(a)]
+        reqs = [a for a in installs if GENERATED_REQUIREMENTS in a]
+        assert len(gpu) == 1 and "-c" in gpu[0] and len(reqs) == 1 and "-c" in reqs[0]
+        script = (IMAGES / name / "project_requirements.py").read_text()
+        assert "pyproject.toml" in script and "GPU_STACK" in script
 
 
 def test_rm_server_fetcher_has_its_own_environment():
