@@ -186,3 +186,20 @@ def test_evaluate_chart_critic_meets_targets(render_pool):
     assert report["overall"]["recall"] >= 0.9 and report["overall"]["precision"] >= 0.8
     for cat, m in report["per_category"].items():
         assert m["recall"] >= 0.85 and m["precision"] >= 0.8, (cat, m)
+
+
+def test_real_programs_rendered_twice_are_equivalent(render_pool):
+    """ChartMimic scripts (random data is seeded per job) must not produce phantom discrepancies."""
+    path = "/work/shared/testdata/chartmimic/direct_codes.jsonl"
+    try:
+        rows = [json.loads(line) for line in open(path)][::25]
+    except FileNotFoundError:
+        pytest.skip("ChartMimic test data not available")
+    jobs = [RenderJob(f"{r['file']}-{k}", "chart", r["code"], INSPECT) for r in rows for k in (0, 1)]
+    res = render_pool.render(jobs)
+    checked = 0
+    for a, b in zip(res[::2], res[1::2]):
+        if a.ok and b.ok:
+            checked += 1
+            assert critique(a.figure, b.figure).is_equivalent, a.id
+    assert checked >= 10
