@@ -236,8 +236,8 @@ def bench_critic(
 
 @bench_app.command("policy")
 def bench_policy(
-    data: str = typer.Option(..., help="Items: a pair dataset (its test split), a bench set, a prompt-set JSONL, or "
-                                       "an s3:// URI of one."),
+    data: str = typer.Option(..., help="Items: a pair dataset or an RL prompt set (its --split), a bench set, a "
+                                       "prompt-list JSONL, or an s3:// URI of one."),
     responses: Optional[str] = typer.Option(None, help="The policy's responses: JSONL of {id, response} (or s3://)."),
     endpoint: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint of the policy (instead of "
                                                       "--responses)."),
@@ -463,6 +463,100 @@ def critique_cmd(
 from visual_erm.pipeline_cli import pipeline_app  # noqa: E402
 
 app.add_typer(pipeline_app, name="pipeline")
+
+
+@app.command("build-prompts")
+def build_prompts_cmd(
+    source: str = typer.Argument(..., help="Pair dataset directory (verm synth output; local or s3://) or a JSONL "
+                                           "corpus of reference programs."),
+    out: Path = typer.Option(..., help="Output directory of the RL prompt set (manifest.json is written last)."),
+    tasks: str = typer.Option("all", help="all, or a comma list of chart, table, svg."),
+    n: Optional[int] = typer.Option(None, help="At most this many prompts per task (default: all)."),
+    split: str = typer.Option("train", help="all, or a comma list of train, validation, test."),
+    workers: int = typer.Option(0, help="Render workers for a corpus source (0 = one per core)."),
+    unsafe_no_sandbox: bool = typer.Option(False, help="Render corpus programs without the sandbox (trusted only!)."),
+) -> None:
+    """Build an RL prompt set (reference images + policy prompts; reference programs kept for evaluation)."""
+    from visual_erm.rl.prompts_set import PromptSetError, build_prompt_set
+
+    try:
+        manifest = build_prompt_set(source, out, tasks, n, split, workers=workers or None,
+                                    unsafe_no_sandbox=unsafe_no_sandbox)
+    except PromptSetError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({k: manifest[k] for k in ("format", "counts", "dropped")}, indent=1))
+
+
+@app.command("train-policy")
+def train_policy_cmd(
+    prompts: str = typer.Argument(..., help="RL prompt set (verm build-prompts output; local or s3://)."),
+    out: str = typer.Option(..., help="Output: a directory or an s3:// prefix."),
+    profile: str = typer.Option("tiny", help="Profile: tiny (CPU) | qwen3-vl-8b (GPU, paper settings) | YAML path."),
+    reward_endpoint: Optional[list[str]] = typer.Option(None, help="Served reward model (OpenAI-compatible URL; "
+                                                                   "vLLM or verm serve). Repeat for several."),
+    reward_model: Optional[str] = typer.Option(None, help="Reward-model directory, run in process instead."),
+    variant: Optional[str] = typer.Option(None, help="Reward variant: paper, released, released-strict, "
+                                                     "table-released, table-released-strict, auto."),
+    baseline: Optional[list[str]] = typer.Option(None, help="Baseline rewards logged alongside: ssim, teds, "
+                                                            "structural. Repeat for several."),
+    max_steps: Optional[int] = typer.Option(None, help="Optimizer steps (default: the profile's)."),
+    set_: list[str] = typer.Option([], "--set", help="Profile override KEY=VALUE (dotted), e.g. grpo.beta=0.02."),
+    resume: bool = typer.Option(True, help="Resume from the last checkpoint of an earlier run."),
+    workdir: Optional[Path] = typer.Option(None, help="Local work directory (default: <out>.work)."),
+) -> None:
+    """GRPO-train a policy against the Visual-ERM reward (TRL); print the run summary."""
+    import yaml
+
+    from visual_erm.rl.grpo import ProfileError, train_policy
+
+    overrides: dict = {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    try:
+        metrics = train_policy(prompts, out, profile, overrides, reward_model=reward_model,
+                               reward_endpoint=list(reward_endpoint) if reward_endpoint else None, variant=variant,
+                               baseline_rewards=list(baseline) if baseline else None, max_steps=max_steps,
+                               resume=resume, workdir=workdir)
+    except (ProfileError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({k: v for k, v in metrics.items() if k not in ("log_history",)}, indent=1, default=str))
+
+
+@app.command("reflect")
+def reflect_cmd(
+    prompts: str = typer.Argument(..., help="RL prompt set (verm build-prompts output)."),
+    policy: str = typer.Option(..., help="Policy: a model directory (in process) or an OpenAI-compatible URL."),
+    policy_model: Optional[str] = typer.Option(None, help="Served policy model name (with a URL policy)."),
+    reward_endpoint: Optional[list[str]] = typer.Option(None, help="Served reward model URL (repeat for several)."),
+    reward_model: Optional[str] = typer.Option(None, help="Reward-model directory, run in process instead."),
+    critic: str = typer.Option("reward_model", help="reward_model | structural | pixel."),
+    variant: str = typer.Option("released", help="Reward variant that scores each round."),
+    rounds: int = typer.Option(3, help="Revision rounds after the first answer (the paper's best: 3)."),
+    threshold: Optional[float] = typer.Option(None, help="Stop revising at this reward (default: an empty critique)."),
+    n: Optional[int] = typer.Option(None, help="At most this many prompts per task."),
+    split: str = typer.Option("test", help="Prompt-set split(s)."),
+    tasks: str = typer.Option("all", help="all, or a comma list of chart, table, svg."),
+    max_new_tokens: int = typer.Option(1024, help="Policy tokens per answer."),
+    temperature: float = typer.Option(0.0, help="Policy sampling temperature (0 = greedy)."),
+    out: Optional[Path] = typer.Option(None, help="Write the JSON report here."),
+) -> None:
+    """Reflect and revise: render, critique, revise with the critique as feedback; print per-round scores."""
+    from visual_erm.rl.reflect import run_reflect
+
+    if critic == "reward_model" and not reward_endpoint and not reward_model:
+        _fail("the reward_model critic needs --reward-endpoint URL or --reward-model DIR")
+    try:
+        report = run_reflect(prompts, out, policy=policy, policy_model=policy_model, reward_model=reward_model,
+                             reward_endpoint=list(reward_endpoint) if reward_endpoint else None, critic=critic,
+                             variant=variant, rounds=rounds, threshold=threshold, n=n, split=split, tasks=tasks,
+                             max_new_tokens=max_new_tokens, temperature=temperature,
+                             log=lambda m: typer.echo(m, err=True))
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"rounds": report["rounds"], "config": report["config"]}, indent=1, default=str))
 
 
 def main() -> None:  # pragma: no cover - console entry
