@@ -541,6 +541,8 @@ def reflect_cmd(
     tasks: str = typer.Option("all", help="all, or a comma list of chart, table, svg."),
     max_new_tokens: int = typer.Option(1024, help="Policy tokens per answer."),
     temperature: float = typer.Option(0.0, help="Policy sampling temperature (0 = greedy)."),
+    rm_sampling: str = typer.Option("greedy", help="Reward-model decoding: greedy | paper."),
+    rm_max_tokens: Optional[int] = typer.Option(None, help="Reward-model tokens per critique (default: critic's)."),
     out: Optional[Path] = typer.Option(None, help="Write the JSON report here."),
 ) -> None:
     """Reflect and revise: render, critique, revise with the critique as feedback; print per-round scores."""
@@ -552,8 +554,8 @@ def reflect_cmd(
         report = run_reflect(prompts, out, policy=policy, policy_model=policy_model, reward_model=reward_model,
                              reward_endpoint=list(reward_endpoint) if reward_endpoint else None, critic=critic,
                              variant=variant, rounds=rounds, threshold=threshold, n=n, split=split, tasks=tasks,
-                             max_new_tokens=max_new_tokens, temperature=temperature,
-                             log=lambda m: typer.echo(m, err=True))
+                             max_new_tokens=max_new_tokens, temperature=temperature, rm_sampling=rm_sampling,
+                             rm_max_tokens=rm_max_tokens, log=lambda m: typer.echo(m, err=True))
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(json.dumps({"rounds": report["rounds"], "config": report["config"]}, indent=1, default=str))
