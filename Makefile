@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: system-deps $(STAMP)
 
 demo: venv
-	$(VERM) demo --out runs/demo
+	$(VERM) pipeline run --local --run-dir runs/demo
 
 test: venv
 	$(PY) -m pytest -q
