@@ -10,8 +10,9 @@ import pytest
 
 from visual_erm.bench import chart_metrics as cm
 from visual_erm.render.api import RenderJob, RenderOptions
+from visual_erm.testdata import chartmimic_jsonl
 
-CHARTMIMIC = Path("/work/shared/testdata/chartmimic/direct_codes.jsonl")
+CHARTMIMIC = chartmimic_jsonl()
 
 
 # ------------------------------------------------------------------------------------------------- unit level

@@ -10,8 +10,9 @@ import pytest
 from visual_erm.critics.table_structural import critique, evaluate_table_critic, match_by_category
 from visual_erm.schema import Discrepancy
 from visual_erm.tasks.table import generate_seed
+from visual_erm.testdata import pubtabnet_dir
 
-PUBTABNET = Path("/work/shared/testdata/pubtabnet")
+PUBTABNET = pubtabnet_dir()
 
 REF = """<table><thead><tr><th>Model</th><th>Acc</th><th>F1</th><th>Params</th></tr></thead><tbody>
 <tr><td>ResNet-50</td><td>76.1</td><td>0.17 ± 0.08</td><td>25M</td></tr>

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from visual_erm.render.api import RenderJob, Status
+from visual_erm.testdata import chartmimic_jsonl
 
-CHARTMIMIC = Path("/work/shared/testdata/chartmimic/direct_codes.jsonl")
+CHARTMIMIC = chartmimic_jsonl()
 
 
 @pytest.mark.slow

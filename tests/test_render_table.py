@@ -25,10 +25,11 @@ from visual_erm.render.table import (
     bwrap_available,
     render_fresh_browser,
 )
+from visual_erm.testdata import pubtabnet_dir
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM_BINARY), reason="Debian chromium is not installed")
 
-PUBTABNET = Path("/work/shared/testdata/pubtabnet/sample_gt.json")
+PUBTABNET = pubtabnet_dir() / "sample_gt.json"
 BENIGN = "<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2.5</td></tr><tr><td>3</td><td>4</td></tr></table>"
 
 

@@ -16,8 +16,9 @@ from visual_erm.tasks.table import KINDS, OPERATORS, compose, compose_compatible
 from visual_erm.tasks.table_grid import (
     UNIT_RE, is_numeric_text, numeric_change_severity, numeric_only_change, numbers, parse_doc, parse_grid, skeleton,
 )
+from visual_erm.testdata import pubtabnet_dir
 
-PUBTABNET = Path("/work/shared/testdata/pubtabnet/sample_gt.json")
+PUBTABNET = pubtabnet_dir() / "sample_gt.json"
 OPS = {op.name: op for op in OPERATORS}
 DEV_SEEDS = range(40)
 

@@ -7,15 +7,12 @@ from pathlib import Path
 import pytest
 
 from visual_erm.bench.teds import TEDS, score_corpus, teds, teds_s
+from visual_erm.testdata import testdata_dir
 
-_ROOT = Path(__file__).resolve().parents[1]
-# shared/ lies inside the checkout, beside it (CI's clone), or at /work/shared.
-DATA = next((p for p in (_ROOT / "shared" / "testdata", _ROOT.parent / "shared" / "testdata",
-                         Path("/work/shared/testdata")) if (p / "pubtabnet" / "sample_gt.json").exists()),
-            Path("/work/shared/testdata"))
+DATA = testdata_dir()  # fails with a message naming VERM_TESTDATA when shared/testdata is missing
 PUBTABNET = DATA / "pubtabnet"
 
-needs_data = pytest.mark.skipif(not (PUBTABNET / "sample_gt.json").exists(), reason="shared/testdata not present")
+needs_data = pytest.mark.usefixtures()  # the data is required; kept as a marker of the tests that read it
 
 
 def _reference_table() -> dict[str, tuple[float, float]]:

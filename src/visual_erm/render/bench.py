@@ -21,9 +21,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from visual_erm.testdata import chartmimic_jsonl, pubtabnet_dir
 
-CHARTMIMIC = Path(os.environ.get("VERM_CHARTMIMIC", "/work/shared/testdata/chartmimic/direct_codes.jsonl"))
-PUBTABNET_GT = Path(os.environ.get("VERM_PUBTABNET_GT", "/work/shared/testdata/pubtabnet/sample_gt.json"))
+CHARTMIMIC = chartmimic_jsonl()
+PUBTABNET_GT = Path(os.environ.get("VERM_PUBTABNET_GT") or pubtabnet_dir() / "sample_gt.json")
 
 
 def _pct(values: list[float], q: float) -> float:
