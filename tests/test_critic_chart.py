@@ -16,6 +16,7 @@ INSPECT = RenderOptions(inspect=True)
 
 BASE = """import matplotlib.pyplot as plt
 import numpy as np
+from visual_erm.testdata import chartmimic_jsonl
 quarters = ['Q1', 'Q2', 'Q3', 'Q4']
 revenue = [40, 52, 61, 70]
 costs = [30, 35, 33, 41]
@@ -190,7 +191,7 @@ def test_evaluate_chart_critic_meets_targets(render_pool):
 
 def test_real_programs_rendered_twice_are_equivalent(render_pool):
     """ChartMimic scripts (random data is seeded per job) must not produce phantom discrepancies."""
-    path = "/work/shared/testdata/chartmimic/direct_codes.jsonl"
+    path = str(chartmimic_jsonl())
     try:
         rows = [json.loads(line) for line in open(path)][::25]
     except FileNotFoundError:

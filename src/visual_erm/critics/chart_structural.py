@@ -672,7 +672,16 @@ def _cmp_panel(out: _Out, rp: dict, cp: dict, where: str, shared_seen: set | Non
             _cmp_text(out, ra.get("ylabel"), ca.get("ylabel"), "y-axis label", w)
             if not type_changed:
                 for axis in axes_names:
-                    if lim_changed[axis] or not (ra.get(f"{axis}ticks_fixed") and ca.get(f"{axis}ticks_fixed")):
+                    if lim_changed[axis]:
+                        continue
+                    if not (ra.get(f"{axis}ticks_fixed") and ca.get(f"{axis}ticks_fixed")):
+                        # automatic ticks: only a change of the labels' form (a unit suffix, a different format)
+                        # counts; their numbers may move with the data
+                        rl, cl = ra.get(f"{axis}ticklabels", []), ca.get(f"{axis}ticklabels", [])
+                        if data_changed or ra.get(f"{axis}scale") != ca.get(f"{axis}scale") or len(rl) != len(cl) \
+                                or {_skeleton(x) for x in rl} == {_skeleton(x) for x in cl}:
+                            continue
+                        _cmp_ticks(out, rl, cl, axis, w, numeric_ok=False)
                         continue
                     _cmp_ticks(out, ra.get(f"{axis}ticklabels", []), ca.get(f"{axis}ticklabels", []), axis, w,
                                numeric_ok=data_changed)
@@ -1158,6 +1167,11 @@ def _cmp_series_style(out: _Out, pairs: list[tuple[_Series, _Series]], where: st
                 elif a.get("sizes") != b.get("sizes") and len(set(a.get("sizes") or [])) <= 1:
                     out.add("style_error", 1, f"marker size of the {name}{where}",
                             f"The {name}{where} are drawn larger or smaller in the candidate than in the reference.")
+                elif not _close(a.get("linewidth"), b.get("linewidth"), 0.01) and \
+                        (b.get("edgecolors") or []) not in ([], ["none"]):
+                    out.add("style_error", 1, f"marker edge width of the {name}{where}",
+                            f"The marker edges of the {name}{where} are {_fmt(a.get('linewidth'))} pt in the reference "
+                            f"but {_fmt(b.get('linewidth'))} pt in the candidate.")
             elif r.kind == "segments" and (a.get("linestyle") != b.get("linestyle")):
                 out.add("style_error", 1, f"line style of the {name}{where}",
                         f"The {name}{where} use a different line style in the candidate than in the reference.")
@@ -1177,6 +1191,11 @@ def _cmp_series_style(out: _Out, pairs: list[tuple[_Series, _Series]], where: st
         elif r.kind == "pie":
             wa = [w.get("facecolor") for w in a.get("wedges", [])]
             wb = [w.get("facecolor") for w in b.get("wedges", [])]
+            ea = [(w.get("edgecolor"), w.get("linewidth")) for w in a.get("wedges", [])]
+            eb = [(w.get("edgecolor"), w.get("linewidth")) for w in b.get("wedges", [])]
+            if wa == wb and ea != eb and len(ea) == len(eb):
+                out.add("style_error", 1, f"wedge outlines of the pie{where}",
+                        f"The wedges of the pie{where} are outlined differently in the candidate than in the reference.")
             if wa != wb:
                 k = next((i for i, (x, y) in enumerate(zip(wa, wb)) if x != y), 0)
                 out.add("style_error", 1, f"wedge colours of the pie{where}",

@@ -271,6 +271,42 @@ class Program:
         return f" of the {subplot_name(*pos)}"
 
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Edit targets (for composing edits, see :func:`visual_erm.tasks.chart.compose_compatible`)
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Wildcard in a target tuple: matches any value in that position (an edit whose exact site is not known).
+ANY = "*"
+
+
+def _ax(prog: Program, recv: str | None) -> str:
+    """A stable key for the axes a receiver expression draws on: '#k' (flat subplot index) when known, the receiver
+    text otherwise, 'fig' for figure-level calls and :data:`ANY` when it cannot be told (``plt`` with subplots)."""
+    if recv is None:
+        return ANY
+    if recv in ("fig", "plt.gcf()") or recv.endswith(".figure"):
+        return "fig"
+    if recv in prog.twins:
+        return recv
+    pos = prog.layout.get(recv)
+    if pos is not None:
+        return f"#{pos[0] * pos[3] + pos[1]}"
+    if prog.n_subplots <= 1:
+        return "#0"
+    return ANY if recv in ("plt", "plt.gca()") else recv
+
+
+def _series_target(prog: Program, call: ast.Call | None) -> tuple:
+    """('series', axes key, index of the call among the plotting calls on that receiver)."""
+    if call is None:
+        return ("series", ANY, ANY)
+    recv = _receiver(call)
+    same = [c for c in prog.plot_calls() if _receiver(c) == recv]
+    j = next((i for i, c in enumerate(same) if c is call), ANY)
+    return ("series", _ax(prog, recv), j)
+
+
 def subplot_name(row: int, col: int, nrows: int, ncols: int) -> str:
     """'top-left subplot', 'second subplot', 'subplot in row 2, column 3'."""
     if nrows == 1:
@@ -545,7 +581,7 @@ def op_change_title(program: str, rng: random.Random) -> Edit | None:
         where = prog.where(recv)
         return _result(prog, "text_error", 2, "title" + where,
                        f"The reference has no title{where} but the candidate shows the title {_quote(new)}.",
-                       "change_title", old=None, new=new, change="add")
+                       "change_title", old=None, new=new, change="add", targets=[("title", _ax(prog, recv))])
     site = rng.choice(sites)
     old_full = ast.unparse(site.call.args[0]) if site.call is not None and site.call.args else site.value
     mutated = mutate_text(site.value, rng, TITLE_POOL if isinstance(prog.parent.get(id(site.node)), ast.Call) else ())
@@ -558,8 +594,9 @@ def op_change_title(program: str, rng: random.Random) -> Edit | None:
     desc = (f"The {site.describe_as} reads {_quote(old)} in the reference but {_quote(new)} in the candidate."
             if kind != "replace" else
             f"The {site.describe_as} is {_quote(old)} in the reference but was replaced by {_quote(new)} in the candidate.")
+    tgt = ("title", "fig") if _method(site.call) == "suptitle" else ("title", _ax(prog, _receiver(site.call)))
     return _result(prog, "text_error", severity, site.describe_as, desc, "change_title", old=old, new=new,
-                   change=kind, expr=old_full)
+                   change=kind, expr=old_full, targets=[tgt])
 
 
 def op_change_axis_label(program: str, rng: random.Random) -> Edit | None:
@@ -588,7 +625,8 @@ def op_change_axis_label(program: str, rng: random.Random) -> Edit | None:
     old = site.value
     site.set(new)
     desc = f"The {site.describe_as} reads {_quote(old)} in the reference but {_quote(new)} in the candidate."
-    return _result(prog, "text_error", 2, site.describe_as, desc, "change_axis_label", old=old, new=new, change=kind)
+    return _result(prog, "text_error", 2, site.describe_as, desc, "change_axis_label", old=old, new=new, change=kind,
+                   targets=[(site.describe_as[0] + "label", _ax(prog, _receiver(site.call)))])
 
 
 def _str_list(node: ast.AST | None, prog: Program, depth: int = 0) -> ast.List | ast.Tuple | None:
@@ -609,6 +647,78 @@ def _is_color_like(s: str) -> bool:
         return bool(is_color_like(s)) and not s.strip().replace(".", "").isdigit()
     except Exception:
         return False
+
+
+TICK_SUFFIXES = ("%", " kg", "k", " m", "°", " $")
+#: Appended before the end of a program: wraps an axis' tick formatter so every tick label gets a unit suffix.
+SUFFIX_FORMATTER = """
+import matplotlib.ticker as _mticker
+
+
+class _SuffixFormatter(_mticker.Formatter):
+
+    def __init__(self, inner, suffix):
+        self.inner, self.suffix = inner, suffix
+
+    def set_axis(self, axis):
+        self.axis = axis
+        self.inner.set_axis(axis)
+
+    def set_locs(self, locs):
+        self.inner.set_locs(locs)
+
+    def format_ticks(self, values):
+        return [t + self.suffix if t else t for t in self.inner.format_ticks(values)]
+
+    def __call__(self, x, pos=None):
+        t = self.inner(x, pos)
+        return t + self.suffix if t else t
+
+    def get_offset(self):
+        return self.inner.get_offset()
+"""
+
+
+def _top_level_names(prog: Program) -> set[str]:
+    out = set()
+    for st in prog.tree.body:
+        if isinstance(st, (ast.Assign, ast.AnnAssign)):
+            for t in (st.targets if isinstance(st, ast.Assign) else [st.target]):
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        out.add(n.id)
+    return out
+
+
+def _tick_suffix_sites(prog: Program) -> list[tuple[str, str]]:
+    """(receiver, axis) pairs whose tick labels can get a unit suffix at the end of the program: the receiver is
+    bound at top level (so it still names the same axes there), draws no pie and its axis is not switched off."""
+    names = _top_level_names(prog)
+    off = {_receiver(c) for c in prog.calls if (_method(c) == "axis" and c.args and _str_const(c.args[0]) == "off")
+           or _method(c) == "set_axis_off"}
+    hidden_axes = {(_receiver(c), _method(c)[4]) for c in prog.calls
+                   if _method(c) in ("set_xticks", "set_yticks", "set_xticklabels", "set_yticklabels")
+                   and c.args and isinstance(c.args[0], (ast.List, ast.Tuple)) and not c.args[0].elts}
+    out = []
+    for recv in prog.axes_receivers():
+        if recv in off or ("plt" in off and prog.n_subplots <= 1):
+            continue
+        if any(_receiver(c) == recv and _method(c) in ("pie",) for c in prog.plot_calls()):
+            continue
+        if recv == "plt":
+            if prog.n_subplots > 1:
+                continue
+        elif recv.split("[")[0].split(".")[0] not in names:
+            continue
+        twin_kind = next((_method(c) for c in prog.calls if _method(c) in ("twinx", "twiny")
+                          and isinstance(prog.stmt_of(c), ast.Assign)
+                          and any(isinstance(t, ast.Name) and t.id == recv for t in prog.stmt_of(c).targets)), None)
+        for axis in ("x", "y"):
+            if twin_kind == ("twinx" if axis == "x" else "twiny"):
+                continue  # a twin's shared axis is hidden
+            if (recv, axis) not in hidden_axes:
+                out.append((recv, axis))
+    return out
 
 
 def op_change_tick_label(program: str, rng: random.Random) -> Edit | None:
@@ -633,10 +743,22 @@ def op_change_tick_label(program: str, rng: random.Random) -> Edit | None:
             axis, lst = "x", _str_list(k.value if k else None, prog)
         if lst is not None and id(lst) not in seen:
             seen.add(id(lst))
-            sites.append((lst, axis, prog.where(_receiver(c))))
-    if not sites:
+            sites.append((lst, axis, prog.where(_receiver(c)), _receiver(c)))
+    suffix_sites = _tick_suffix_sites(prog)
+    if not sites and not suffix_sites:
         return None
-    lst, axis, where = rng.choice(sites)
+    if suffix_sites and (not sites or rng.random() < 0.3):
+        recv, axis = rng.choice(suffix_sites)
+        suffix = rng.choice(TICK_SUFFIXES)
+        ax = _axes_expr(recv)
+        _insert_before_end(prog, _stmt(SUFFIX_FORMATTER + f"{ax}.{axis}axis.set_major_formatter("
+                                       f"_SuffixFormatter({ax}.{axis}axis.get_major_formatter(), {suffix!r}))"))
+        where = prog.where(recv)
+        return _result(prog, "text_error", 2, f"{axis}-axis tick labels{where}",
+                       f"The {axis}-axis tick labels{where} have no {_quote(suffix.strip())} suffix in the reference "
+                       f"but every one ends in {_quote(suffix.strip())} in the candidate.", "change_tick_label",
+                       old="", new=suffix, axis=axis, mode="suffix", targets=[(axis + "axis", _ax(prog, recv))])
+    lst, axis, where, recv = rng.choice(sites)
     idx = [i for i, e in enumerate(lst.elts) if e.value.strip()]
     if not idx:
         return None
@@ -651,7 +773,8 @@ def op_change_tick_label(program: str, rng: random.Random) -> Edit | None:
     lst.elts[i].value = new
     loc = f"{ordinal(i + 1)} {axis}-axis tick label{where}"
     desc = f"The {ordinal(i + 1)} {axis}-axis tick label reads {_quote(old)} in the reference but {_quote(new)} in the candidate."
-    return _result(prog, "text_error", 2, loc, desc, "change_tick_label", old=old, new=new, index=i, axis=axis)
+    return _result(prog, "text_error", 2, loc, desc, "change_tick_label", old=old, new=new, index=i, axis=axis,
+                   targets=[(axis + "axis", _ax(prog, recv))])
 
 
 def op_change_legend_label(program: str, rng: random.Random) -> Edit | None:
@@ -702,7 +825,8 @@ def op_change_legend_label(program: str, rng: random.Random) -> Edit | None:
     node.value = new
     loc = f"legend entry {_quote(old)}{where}"
     desc = f"The legend entry reads {_quote(old)} in the reference but {_quote(new)} in the candidate."
-    return _result(prog, "text_error", 2, loc, desc, "change_legend_label", old=old, new=new, change=kind)
+    return _result(prog, "text_error", 2, loc, desc, "change_legend_label", old=old, new=new, change=kind,
+                   targets=[("legend", ANY)])
 
 
 def _loop_source_list(prog: Program, call: ast.Call, name: str) -> ast.List | ast.Tuple | None:
@@ -774,7 +898,8 @@ def op_change_annotation(program: str, rng: random.Random) -> Edit | None:
     desc = (f"The annotation reads {_quote(old.strip())} in the reference but {_quote(new.strip())} in the candidate."
             if not in_loop else
             f"The text labels drawn on the data use {_quote(old.strip())} in the reference but {_quote(new.strip())} in the candidate.")
-    return _result(prog, "text_error", 2, loc, desc, "change_annotation", old=old, new=new, in_loop=in_loop)
+    return _result(prog, "text_error", 2, loc, desc, "change_annotation", old=old, new=new, in_loop=in_loop,
+                   targets=[("annotation", _ax(prog, _receiver(call)))])
 
 
 def _ancestors(prog: Program, node: ast.AST):
@@ -805,7 +930,7 @@ def op_drop_or_move_legend(program: str, rng: random.Random) -> Edit | None:
             body.remove(stmt)
         return _result(prog, "text_error", 2, "legend" + where,
                        f"The legend{where} is shown in the reference but missing in the candidate.",
-                       "drop_or_move_legend", mode="drop")
+                       "drop_or_move_legend", mode="drop", targets=[("legend", ANY)])
     k = _kw(call, "loc")
     old = _str_const(k.value) if k is not None else None
     if k is not None and old is None:
@@ -824,7 +949,7 @@ def op_drop_or_move_legend(program: str, rng: random.Random) -> Edit | None:
     old_desc = old or "best (automatic)"
     return _result(prog, "text_error", 1 if _kw(call, "bbox_to_anchor") is None else 2, "legend" + where,
                    f"The legend{where} is placed at '{old_desc}' in the reference but at '{new}' in the candidate.",
-                   "drop_or_move_legend", mode="move", old=old, new=new)
+                   "drop_or_move_legend", mode="move", old=old, new=new, targets=[("legend", ANY)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -946,12 +1071,44 @@ def op_change_color(program: str, rng: random.Random) -> Edit | None:
         new = COLOR_LETTER[new_letter]
         loc = f"colour of the {series.removeprefix('the ')}"
         desc = f"The {series.removeprefix('the ')} {_be(series)} {old} in the reference but {new} in the candidate."
-    return _result(prog, "style_error", 1, loc, desc, "change_color", old=old, new=new, site=kind)
+    return _result(prog, "style_error", 1, loc, desc, "change_color", old=old, new=new, site=kind,
+                   targets=[_series_target(prog, call)])
 
 
 def _line_calls(prog: Program) -> list[ast.Call]:
     return prog.plot_calls({"plot", "semilogy", "semilogx", "loglog", "step", "axhline", "axvline", "errorbar",
                             "hlines", "vlines", "plot3D"})
+
+
+#: Calls whose patches have an outline (edge) that ``linestyle`` / ``linewidth`` / ``edgecolor`` control.
+OUTLINED_METHODS = {"bar", "barh", "hist"}
+
+
+def _edge_state(call: ast.Call) -> str | None:
+    """'shown' when the call sets a visible edge colour, 'none' when it sets none (matplotlib then draws no outline
+    on filled patches), None when it cannot be told (edge colour from a variable, zero width, unfilled patches)."""
+    if _kw(call, "fill") is not None or _str_const((_kw(call, "histtype") or ast.keyword("", ast.Constant(""))).value) \
+            not in ("", "bar", "barstacked"):
+        return None
+    lw = _kw(call, "linewidth", "lw")
+    if lw is not None and (_num_const(lw.value) is None or _num_const(lw.value) == 0):
+        return None
+    ec = _kw(call, "edgecolor", "ec")
+    if ec is None:
+        return "none" if lw is None else None
+    s = _str_const(ec.value)
+    if s is None or not _is_color_like(s):
+        return None
+    return "none" if s.lower() == "none" and lw is None else ("shown" if s.lower() != "none" else None)
+
+
+def _errorbar_has_line(call: ast.Call) -> bool:
+    """An ``errorbar`` call that draws a connecting line (no ``fmt``, or a ``fmt`` with a line style)."""
+    fmt = _kw(call, "fmt")
+    if fmt is None:
+        return len(call.args) < 5 and _kw(call, "linestyle", "ls") is None
+    s = _str_const(fmt.value)
+    return bool(s) and s.lower() != "none" and bool(_FMT.match(s)) and bool(_FMT.match(s).group("ls"))
 
 
 def op_change_linestyle(program: str, rng: random.Random) -> Edit | None:
@@ -972,11 +1129,57 @@ def op_change_linestyle(program: str, rng: random.Random) -> Edit | None:
             if m.group("ls"):
                 sites.append(("fmt", c, f))
             continue
-        if _method(c) in ("plot", "step", "axhline", "axvline", "semilogy", "semilogx", "loglog", "plot3D"):
+        if _method(c) in ("plot", "step", "axhline", "axvline", "semilogy", "semilogx", "loglog", "plot3D") or (
+                _method(c) == "errorbar" and _errorbar_has_line(c)):
             sites.append(("add", c, None))
+    for c in prog.plot_calls(OUTLINED_METHODS):
+        if _kw(c, "linestyle", "ls") is not None or any(k.arg is None for k in c.keywords):
+            continue
+        if _edge_state(c) == "none":  # add a dashed outline (a style change of an existing edge is not checkable)
+            sites.append(("outline", c, None))
+    for c in prog.plot_calls({"pie"}):
+        if _kw(c, "wedgeprops") is None and not any(kw.arg is None for kw in c.keywords):
+            sites.append(("pie", c, None))
     if not sites:
         return None
     kind, call, node = rng.choice(sites)
+    if kind == "pie":
+        new = rng.choice(("--", ":"))
+        subj = _series_phrase(prog, call).removeprefix("the ")
+        call.keywords.append(ast.keyword(arg="wedgeprops", value=ast.Dict(
+            keys=[ast.Constant("edgecolor"), ast.Constant("linewidth"), ast.Constant("linestyle")],
+            values=[ast.Constant("black"), ast.Constant(1.5), ast.Constant(new)])))
+        return _result(prog, "style_error", 1, f"wedge outlines of the {subj}",
+                       f"The wedges of the {subj} have no outline in the reference but a {LINESTYLE_NAMES[new]} black "
+                       f"outline in the candidate.", "change_linestyle", old=None, new=new, site=kind,
+                       targets=[_series_target(prog, call)])
+    if kind == "box":
+        new = rng.choice(("--", ":"))
+        subj = _series_phrase(prog, call).removeprefix("the ")
+        call.keywords.append(ast.keyword(arg="boxprops", value=ast.Dict(keys=[ast.Constant("linestyle")],
+                                                                        values=[ast.Constant(new)])))
+        return _result(prog, "style_error", 1, f"outline style of the boxes of the {subj}",
+                       f"The boxes of the {subj} are outlined with solid lines in the reference but "
+                       f"{LINESTYLE_NAMES[new]} lines in the candidate.", "change_linestyle", old="-", new=new,
+                       site=kind, targets=[_series_target(prog, call)])
+    if kind in ("edge", "outline"):
+        new = rng.choice(("--", ":"))
+        series = _series_phrase(prog, call)
+        subj = series.removeprefix("the ")
+        if kind == "edge":
+            call.keywords.append(ast.keyword(arg="linestyle", value=ast.Constant(new)))
+            desc = (f"The outlines of the {subj} are solid in the reference but {LINESTYLE_NAMES[new]} in the "
+                    f"candidate.")
+        else:
+            call.keywords = [k for k in call.keywords if k.arg not in ("edgecolor", "ec")]
+            call.keywords += [ast.keyword(arg="edgecolor", value=ast.Constant("black")),
+                              ast.keyword(arg="linewidth", value=ast.Constant(1.5)),
+                              ast.keyword(arg="linestyle", value=ast.Constant(new))]
+            desc = (f"The {subj} have no outline in the reference but a {LINESTYLE_NAMES[new]} black outline in the "
+                    f"candidate.")
+        return _result(prog, "style_error", 1, f"outline style of the {subj}", desc, "change_linestyle",
+                       old="solid" if kind == "edge" else None, new=new, site=kind,
+                       targets=[_series_target(prog, call)])
     if kind == "kw":
         old = node.value.value
         new = rng.choice([x for x in LINESTYLE_CHOICES if LINESTYLE_NAMES[x] != LINESTYLE_NAMES[old]])
@@ -995,7 +1198,8 @@ def op_change_linestyle(program: str, rng: random.Random) -> Edit | None:
     loc = f"line style of the {series.removeprefix('the ')}"
     desc = (f"The {series.removeprefix('the ')} {_be(series)} {LINESTYLE_NAMES.get(old, old)} in the reference but "
             f"{LINESTYLE_NAMES.get(new, new)} in the candidate.")
-    return _result(prog, "style_error", 1, loc, desc, "change_linestyle", old=old, new=new)
+    return _result(prog, "style_error", 1, loc, desc, "change_linestyle", old=old, new=new,
+                   targets=[_series_target(prog, call)])
 
 
 def op_change_marker(program: str, rng: random.Random) -> Edit | None:
@@ -1016,8 +1220,11 @@ def op_change_marker(program: str, rng: random.Random) -> Edit | None:
             if m.group("m1") or m.group("m2"):
                 sites.append(("fmt", c, f))
             continue
-        if _method(c) in ("plot", "errorbar", "semilogy", "semilogx", "step"):
+        if _method(c) in ("plot", "semilogy", "semilogx", "step") or (
+                _method(c) == "errorbar" and _errorbar_has_line(c)):
             sites.append(("add", c, None))
+        elif _method(c) == "scatter" and not any(kw.arg is None for kw in c.keywords):
+            sites.append(("scatter", c, None))
     if not sites:
         return None
     kind, call, node = rng.choice(sites)
@@ -1032,6 +1239,10 @@ def op_change_marker(program: str, rng: random.Random) -> Edit | None:
         new = rng.choice([x for x in MARKER_CHOICES if x != old and x not in "x+" or x == "s"])
         s = node.value
         node.value = s[: m.start(grp)] + new + s[m.end(grp):]
+    elif kind == "scatter":
+        old = "o"  # scatter's default marker (rcParams['scatter.marker'])
+        new = rng.choice([x for x in MARKER_CHOICES[:6] if x != "o"])
+        call.keywords.append(ast.keyword(arg="marker", value=ast.Constant(new)))
     else:
         old = None
         new = rng.choice(MARKER_CHOICES[:6])
@@ -1041,7 +1252,8 @@ def op_change_marker(program: str, rng: random.Random) -> Edit | None:
     loc = f"markers of the {series.removeprefix('the ')}"
     desc = (f"The {series.removeprefix('the ')} {_uses(series)} {old_name} markers in the reference but "
             f"{MARKER_NAMES.get(new, new)} markers in the candidate.")
-    return _result(prog, "style_error", 1, loc, desc, "change_marker", old=old, new=new)
+    return _result(prog, "style_error", 1, loc, desc, "change_marker", old=old, new=new,
+                   targets=[_series_target(prog, call)])
 
 
 def op_change_linewidth(program: str, rng: random.Random) -> Edit | None:
@@ -1054,11 +1266,65 @@ def op_change_linewidth(program: str, rng: random.Random) -> Edit | None:
         if k is not None:
             if _num_const(k.value) is not None:
                 sites.append(("kw", c, k))
-        elif _method(c) in ("plot", "step", "axhline", "axvline", "semilogy", "semilogx", "loglog"):
+        elif _method(c) in ("plot", "step", "axhline", "axvline", "semilogy", "semilogx", "loglog") or (
+                _method(c) == "errorbar" and _errorbar_has_line(c)):
             sites.append(("add", c, None))
+        elif _method(c) in OUTLINED_METHODS and not any(kw.arg is None for kw in c.keywords):
+            edge = _edge_state(c)
+            if edge in ("shown", "none"):
+                sites.append(("outline" if edge == "none" else "edge", c, None))
+    for c in prog.plot_calls({"scatter", "pie"}):
+        if any(kw.arg is None for kw in c.keywords):
+            continue
+        m = _method(c)
+        if m == "scatter" and _kw(c, "linewidths", "linewidth", "lw") is None:
+            ec = _kw(c, "edgecolors", "edgecolor")
+            if ec is None or (_str_const(ec.value) or "none").lower() not in ("none",):
+                sites.append(("scatter", c, None))
+        elif m == "pie" and _kw(c, "wedgeprops") is None:
+            sites.append(("pie", c, None))
     if not sites:
         return None
     kind, call, k = rng.choice(sites)
+    if kind in ("scatter", "pie", "box"):
+        series = _series_phrase(prog, call)
+        subj = series.removeprefix("the ")
+        if kind == "scatter":
+            new = 4.0
+            call.keywords.append(ast.keyword(arg="linewidths", value=ast.Constant(new)))
+            loc = f"marker edge width of the {subj}"
+            desc = (f"The markers of the {subj} have thicker edges in the candidate than in the reference "
+                    f"(edge width 1.5 vs {new}), so they look bigger and bolder.")
+            old = 1.5
+        elif kind == "pie":
+            new, old = 3.0, 0
+            call.keywords.append(ast.keyword(arg="wedgeprops", value=ast.Dict(
+                keys=[ast.Constant("linewidth"), ast.Constant("edgecolor")],
+                values=[ast.Constant(new), ast.Constant("white")])))
+            loc = f"wedge outline of the {subj}"
+            desc = (f"The wedges of the {subj} have no outline in the reference but are separated by {new} pt white "
+                    f"outlines in the candidate.")
+        else:
+            new, old = 3.0, 1.0
+            call.keywords.append(ast.keyword(arg="boxprops", value=ast.Dict(
+                keys=[ast.Constant("linewidth")], values=[ast.Constant(new)])))
+            loc = f"box outline width of the {subj}"
+            desc = f"The boxes of the {subj} are outlined thicker in the candidate than in the reference (width {old} vs {new})."
+        return _result(prog, "style_error", 1, loc, desc, "change_linewidth", old=old, new=new, site=kind,
+                       targets=[_series_target(prog, call)])
+    if kind in ("edge", "outline"):
+        series = _series_phrase(prog, call)
+        subj = series.removeprefix("the ")
+        new = rng.choice((3.0, 4.0))
+        call.keywords.append(ast.keyword(arg="linewidth", value=ast.Constant(new)))
+        if kind == "edge":
+            desc = f"The outlines of the {subj} are drawn thicker in the candidate than in the reference (width 1 vs {new})."
+        else:
+            call.keywords = [k for k in call.keywords if k.arg not in ("edgecolor", "ec")]
+            call.keywords.append(ast.keyword(arg="edgecolor", value=ast.Constant("black")))
+            desc = f"The {subj} have no outline in the reference but a {new} pt black outline in the candidate."
+        return _result(prog, "style_error", 1, f"outline width of the {subj}", desc, "change_linewidth",
+                       old=1.0 if kind == "edge" else 0, new=new, site=kind, targets=[_series_target(prog, call)])
     if kind == "kw":
         old = _num_const(k.value)
         new = round(old * 2.5, 2) if old < 2 else round(old / 3, 2)
@@ -1075,7 +1341,8 @@ def op_change_linewidth(program: str, rng: random.Random) -> Edit | None:
     thick = "thicker" if new > old else "thinner"
     loc = f"line width of the {series.removeprefix('the ')}"
     desc = f"The {series.removeprefix('the ')} {_be(series)} drawn {thick} in the candidate than in the reference (width {old} vs {new})."
-    return _result(prog, "style_error", 1, loc, desc, "change_linewidth", old=old, new=new)
+    return _result(prog, "style_error", 1, loc, desc, "change_linewidth", old=old, new=new,
+                   targets=[_series_target(prog, call)])
 
 
 def op_toggle_grid(program: str, rng: random.Random) -> Edit | None:
@@ -1106,7 +1373,8 @@ def op_toggle_grid(program: str, rng: random.Random) -> Edit | None:
             body.remove(stmt)
         where = prog.where(_receiver(call))
         return _result(prog, "style_error", 1, "grid lines" + where,
-                       f"The reference shows grid lines{where}; the candidate has none.", "toggle_grid", mode="remove")
+                       f"The reference shows grid lines{where}; the candidate has none.", "toggle_grid", mode="remove",
+                       targets=[("grid", _ax(prog, _receiver(call)))])
     if not receivers:
         return None
     has_grid = {_receiver(c) for c, _ in grid_on}
@@ -1119,7 +1387,8 @@ def op_toggle_grid(program: str, rng: random.Random) -> Edit | None:
     _insert_before_end(prog, stmts, _last_stmt_using(prog, recv))
     where = prog.where(recv)
     return _result(prog, "style_error", 1, "grid lines" + where,
-                   f"The reference has no grid lines{where}; the candidate draws a grid.", "toggle_grid", mode="add")
+                   f"The reference has no grid lines{where}; the candidate draws a grid.", "toggle_grid", mode="add",
+                   targets=[("grid", _ax(prog, recv))])
 
 
 def op_change_facecolor(program: str, rng: random.Random) -> Edit | None:
@@ -1156,7 +1425,7 @@ def op_change_facecolor(program: str, rng: random.Random) -> Edit | None:
     what = "figure background" if kind == "fig" else "plot background"
     return _result(prog, "style_error", 1, f"{what}{where}",
                    f"The {what}{where} is {old} in the reference but {new} in the candidate.", "change_facecolor",
-                   old=old, new=new, site=kind)
+                   old=old, new=new, site=kind, targets=[("facecolor", "fig" if kind == "fig" else _ax(prog, recv))])
 
 
 def op_change_colormap(program: str, rng: random.Random) -> Edit | None:
@@ -1199,7 +1468,7 @@ def op_change_colormap(program: str, rng: random.Random) -> Edit | None:
         node.attr = new
     return _result(prog, "style_error", 1, "colormap",
                    f"The colour map is {old} in the reference but {new} in the candidate.", "change_colormap",
-                   old=old, new=new)
+                   old=old, new=new, targets=[("colormap", ANY)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1350,7 +1619,8 @@ def op_change_value(program: str, rng: random.Random) -> Edit | None:
     location, noun = _value_location(prog, name, node, i, path)
     sev = severity_for_change(old, new)
     desc = f"The {noun} is {_fmt_num(old)} in the reference but {_fmt_num(new)} in the candidate."
-    return _result(prog, "data_error", sev, location, desc, "change_value", old=old, new=new, index=i, name=name)
+    return _result(prog, "data_error", sev, location, desc, "change_value", old=old, new=new, index=i, name=name,
+                   targets=[_series_target(prog, _user_call(prog, name, node))])
 
 
 def _decimals(vals: list) -> int:
@@ -1389,7 +1659,7 @@ def op_swap_series(program: str, rng: random.Random) -> Edit | None:
         nb = f"'{lb}'" if lb else ast.unparse(ca.args[1])
         return _result(prog, "data_error", 3, f"series {na} and {nb}{where}",
                        f"The data of series {na} and {nb}{where} are swapped in the candidate: each shows the other's values.",
-                       "swap_series", mode="series")
+                       "swap_series", mode="series", targets=[_series_target(prog, ca), _series_target(prog, cb)])
     lists = [t for t in _data_lists(prog) if _user_call(prog, t[1], t[0]) is not None]
     cands = []
     for node, name, path in lists:
@@ -1406,7 +1676,61 @@ def op_swap_series(program: str, rng: random.Random) -> Edit | None:
     loc_b, noun_b = _value_location(prog, name, node, i + 1, path)
     return _result(prog, "data_error", 2, f"{noun_a} and {noun_b}",
                    f"The {noun_a} ({_fmt_num(a)}) and the {noun_b} ({_fmt_num(b)}) are swapped in the candidate.",
-                   "swap_series", mode="values", index=i)
+                   "swap_series", mode="values", index=i, targets=[_series_target(prog, _user_call(prog, name, node))])
+
+
+def _loop_length(prog: Program, it: ast.AST) -> int | None:
+    """Number of iterations of a ``for`` iterable when it is statically known (literals, range, len, zip, …)."""
+    if isinstance(it, (ast.List, ast.Tuple)):
+        return len(it.elts)
+    if isinstance(it, ast.Name):
+        v = prog.value_of(it.id)
+        return len(v.elts) if isinstance(v, (ast.List, ast.Tuple)) else (
+            len(v.keys) if isinstance(v, ast.Dict) else None)
+    if isinstance(it, ast.Call):
+        m = _method(it)
+        if m == "range" and len(it.args) == 1:
+            a = it.args[0]
+            if _num_const(a) is not None:
+                return int(_num_const(a))
+            if isinstance(a, ast.Call) and _method(a) == "len" and a.args:
+                return _loop_length(prog, a.args[0])
+        if m == "enumerate" and it.args:
+            return _loop_length(prog, it.args[0])
+        if m == "zip" and it.args:
+            ns = [_loop_length(prog, a) for a in it.args]
+            return min(ns) if all(n is not None for n in ns) else None
+        if m in ("items", "keys", "values") and isinstance(it.func, ast.Attribute):
+            return _loop_length(prog, it.func.value)
+    if isinstance(it, ast.Dict):
+        return len(it.keys)
+    return None
+
+
+def _series_loops(prog: Program, methods: set[str]) -> list[tuple[ast.For, ast.Call, int]]:
+    """``for`` loops (at top level) that draw one series per iteration on a fixed axes: (loop, plotting call, n)."""
+    out = []
+    for loop in prog.tree.body:
+        if not isinstance(loop, ast.For):
+            continue
+        n = _loop_length(prog, loop.iter)
+        if n is None or n < 2:
+            continue
+        bound = {x.id for x in ast.walk(loop.target) if isinstance(x, ast.Name)}
+        bound |= {t.id for st in ast.walk(loop) if isinstance(st, ast.Assign) for t in st.targets
+                  if isinstance(t, ast.Name)}
+        calls = [c for c in prog.plot_calls(methods) if any(a is loop for a in _ancestors(prog, c))]
+        if len(calls) != 1 or any(_method(c) in ("subplots", "add_subplot", "subplot", "twinx", "twiny")
+                                  for c in ast.walk(loop) if isinstance(c, ast.Call)):
+            continue
+        call = calls[0]
+        if (_receiver(call) or "").split("[")[0].split(".")[0] in bound:
+            continue  # the loop walks over axes: an iteration is a subplot, not a series
+        if any(isinstance(a, (ast.For, ast.While)) and a is not loop for a in _ancestors(prog, call)
+               if any(b is loop for b in _ancestors(prog, a))):
+            continue
+        out.append((loop, call, n))
+    return out
 
 
 def op_drop_series(program: str, rng: random.Random) -> Edit | None:
@@ -1443,9 +1767,28 @@ def op_drop_series(program: str, rng: random.Random) -> Edit | None:
             lst = a if isinstance(a, ast.List) else (prog.value_of(a.id) if isinstance(a, ast.Name) else None)
             if isinstance(lst, ast.List) and len(lst.elts) >= 3:
                 multi.append(("box", c, lst))
-    if not cands and not multi:
+    loops = _series_loops(prog, methods)
+    if not cands and not multi and not loops:
         return None
-    pick = rng.randrange(len(cands) + len(multi))
+    pick = rng.randrange(len(cands) + len(multi) + len(loops))
+    if pick >= len(cands) + len(multi):
+        loop, call, n = loops[pick - len(cands) - len(multi)]
+        k = rng.randrange(n)
+        lab = _kw(call, "label")
+        lst = _loop_source_list(prog, call, lab.value.id) if lab is not None and isinstance(lab.value, ast.Name) else None
+        name = lst.elts[k].value if lst is not None and len(lst.elts) == n else None
+        where = prog.where(_receiver(call))
+        counter = "_verm_k"
+        loop.target = ast.Tuple(elts=[ast.Name(counter, ast.Store()), loop.target], ctx=ast.Store())
+        loop.iter = ast.Call(func=ast.Name("enumerate", ast.Load()), args=[loop.iter], keywords=[])
+        loop.body.insert(0, _stmt(f"if {counter} == {k}:\n    continue")[0])
+        what = f"series '{name}'" if name else f"{ordinal(k + 1)} series drawn in the loop"
+        noun = _series_phrase(prog, call).removeprefix("the ").split(" of ")[0]
+        return _result(prog, "data_error", 3, f"{what}{where}",
+                       f"The {noun} of the {what}{where} {'are' if noun in ('bars', 'points') else 'is'} present in "
+                       f"the reference but missing in the candidate.", "drop_series", label=name, index=k,
+                       targets=[("series", _ax(prog, _receiver(call)), ANY), ("axes", _ax(prog, _receiver(call)))])
+    pick = pick
     if pick < len(cands):
         call, stmt, body = cands[pick]
         series = _series_phrase(prog, call)
@@ -1456,7 +1799,8 @@ def op_drop_series(program: str, rng: random.Random) -> Edit | None:
         label = _series_label(prog, call)
         loc = f"series '{label}'{prog.where(_receiver(call))}" if label else series
         desc = f"The {series.removeprefix('the ')} {_be(series)} present in the reference but missing in the candidate."
-        return _result(prog, "data_error", 3, loc, desc, "drop_series", label=label)
+        tgt = _series_target(prog, call)
+        return _result(prog, "data_error", 3, loc, desc, "drop_series", label=label, targets=[tgt, ("axes", tgt[1])])
     item = multi[pick - len(cands)]
     if item[0] == "stack":
         c = item[1]
@@ -1476,14 +1820,14 @@ def op_drop_series(program: str, rng: random.Random) -> Edit | None:
             del cols.elts[k - 1]  # keep every remaining layer's colour
         return _result(prog, "data_error", 3, f"stacked series '{name}'{where}",
                        f"The stacked area for '{name}'{where} is present in the reference but missing in the candidate.",
-                       "drop_series", label=name)
+                       "drop_series", label=name, targets=[_series_target(prog, c), ("axes", _ax(prog, _receiver(c)))])
     _, c, lst = item
     k = rng.randrange(len(lst.elts))
     del lst.elts[k]
     where = prog.where(_receiver(c))
     return _result(prog, "data_error", 3, f"{ordinal(k + 1)} box{where}",
                    f"The {ordinal(k + 1)} distribution{where} is present in the reference but missing in the candidate.",
-                   "drop_series", index=k)
+                   "drop_series", index=k, targets=[_series_target(prog, c), ("axes", _ax(prog, _receiver(c)))])
 
 
 def op_change_axis_limits(program: str, rng: random.Random) -> Edit | None:
@@ -1526,7 +1870,7 @@ def op_change_axis_limits(program: str, rng: random.Random) -> Edit | None:
             k.value = _make_num(new)
             return _result(prog, "data_error", 2, f"{axis}-axis range{where}",
                            f"The {axis}-axis {k.arg} limit{where} is {_fmt_num(old)} in the reference but {_fmt_num(new)} in the candidate.",
-                           "change_axis_limits", old=old, new=new)
+                           "change_axis_limits", old=old, new=new, targets=[(axis + "axis", _ax(prog, _receiver(c)))])
         lo, hi = _num_const(nodes[0]), _num_const(nodes[1])
         span = (hi - lo) or 1
         if rng.random() < 0.6:
@@ -1541,7 +1885,7 @@ def op_change_axis_limits(program: str, rng: random.Random) -> Edit | None:
         return _result(prog, "data_error", 2, f"{axis}-axis range{where}",
                        f"The {axis}-axis{where} spans {_fmt_num(lo)} to {_fmt_num(hi)} in the reference but "
                        f"{_fmt_num(new_lo)} to {_fmt_num(new_hi)} in the candidate.", "change_axis_limits",
-                       old=[lo, hi], new=[new_lo, new_hi])
+                       old=[lo, hi], new=[new_lo, new_hi], targets=[(axis + "axis", _ax(prog, _receiver(c)))])
     recv = rng.choice(receivers)
     axis = rng.choice(("y", "y", "x"))
     ax = _axes_expr(recv)
@@ -1552,7 +1896,7 @@ def op_change_axis_limits(program: str, rng: random.Random) -> Edit | None:
     where = prog.where(recv)
     return _result(prog, "data_error", 2, f"{axis}-axis range{where}",
                    f"The {axis}-axis{where} extends about {int(frac * 100)}% further in the candidate than in the reference.",
-                   "change_axis_limits", axis=axis, extend=frac)
+                   "change_axis_limits", axis=axis, extend=frac, targets=[(axis + "axis", _ax(prog, recv))])
 
 
 def op_change_axis_scale(program: str, rng: random.Random) -> Edit | None:
@@ -1583,7 +1927,8 @@ def op_change_axis_scale(program: str, rng: random.Random) -> Edit | None:
             old, new = "log", "linear"
         return _result(prog, "data_error", 2, f"{axis}-axis scale{where}",
                        f"The {axis}-axis{where} uses a {old} scale in the reference but a {new} scale in the candidate.",
-                       "change_axis_scale", old=old, new=new)
+                       "change_axis_scale", old=old, new=new,
+                       targets=[(a + "axis", _ax(prog, _receiver(c))) for a in (("x", "y") if axis == "both" else (axis,))])
     if not receivers:
         return None
     recv = rng.choice(receivers)
@@ -1594,7 +1939,7 @@ def op_change_axis_scale(program: str, rng: random.Random) -> Edit | None:
     where = prog.where(recv)
     return _result(prog, "data_error", 2, f"{axis}-axis scale{where}",
                    f"The {axis}-axis{where} uses a linear scale in the reference but a log scale in the candidate.",
-                   "change_axis_scale", old="linear", new="log")
+                   "change_axis_scale", old="linear", new="log", targets=[(axis + "axis", _ax(prog, recv))])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1610,7 +1955,8 @@ BAR_DROP_KW = {"width", "height", "bottom", "left", "align", "edgecolor", "linew
                "yerr", "ecolor", "capsize", "error_kw", "hatch", "log", "fill", "joinstyle", "facecolor"}
 KIND_WORDS = {"bar": "vertical bars", "barh": "horizontal bars", "plot": "a line", "scatter": "scattered points",
               "errorbar": "points with error bars",
-              "fill_between": "a filled area", "step": "a step line"}
+              "fill_between": "a filled area", "step": "a step line", "pie": "pie wedges", "boxplot": "box plots",
+              "violinplot": "violins"}
 
 
 def op_change_chart_type(program: str, rng: random.Random) -> Edit | None:
@@ -1636,6 +1982,16 @@ def op_change_chart_type(program: str, rng: random.Random) -> Edit | None:
             sites.append((c, "plot"))
         elif m in ("fill_between", "step") and len(c.args) >= 2:
             sites.append((c, "plot" if m == "fill_between" else "bar"))
+    for c in prog.plot_calls({"pie", "boxplot"}):
+        stmt = prog.stmt_of(c)
+        if not (isinstance(stmt, ast.Expr) and stmt.value is c) or not c.args or any(k.arg is None for k in c.keywords):
+            continue  # the call's return value (wedges, box artists) is used later
+        if any(isinstance(a, ast.Starred) for a in c.args):
+            continue
+        if _method(c) == "pie" and not isinstance(c.args[0], (ast.Constant, ast.JoinedStr)):
+            sites.append((c, "bar"))
+        elif _method(c) == "boxplot" and not (_kw(c, "vert") and not isinstance(_kw(c, "vert").value, ast.Constant)):
+            sites.append((c, "violinplot"))
     if not sites:
         return None
     call, target = rng.choice(sites)
@@ -1648,7 +2004,9 @@ def op_change_chart_type(program: str, rng: random.Random) -> Edit | None:
     loc = f"chart type of series '{label}'{where}" if label else f"chart type{where}"
     desc = (f"{subject}{where} is drawn as {KIND_WORDS[old]} in the reference but as {KIND_WORDS[target]} "
             f"in the candidate.")
-    return _result(prog, "structure_error", 3, loc, desc, "change_chart_type", old=old, new=target)
+    tgt = _series_target(prog, call)
+    return _result(prog, "structure_error", 3, loc, desc, "change_chart_type", old=old, new=target,
+                   targets=[tgt, ("axes", tgt[1])])
 
 
 def _convert_call(call: ast.Call, old: str, new: str) -> None:
@@ -1704,6 +2062,22 @@ def _convert_call(call: ast.Call, old: str, new: str) -> None:
     elif old == "fill_between" and new == "plot":
         call.args = call.args[:2]
         call.keywords = [k for k in kws if k.arg in ("color", "label", "alpha", "zorder")]
+    elif old == "pie" and new == "bar":
+        labels, colors = _kw(call, "labels"), _kw(call, "colors")
+        sizes = call.args[0]
+        x = labels.value if labels is not None else ast.Call(
+            func=ast.Name("range", ast.Load()), args=[ast.Call(func=ast.Name("len", ast.Load()), args=[sizes],
+                                                               keywords=[])], keywords=[])
+        call.args = [x, sizes]
+        call.keywords = [ast.keyword(arg="color", value=colors.value)] if colors is not None else []
+    elif old == "boxplot" and new == "violinplot":
+        keep = [k for k in kws if k.arg in ("positions", "widths")]
+        vert = _kw(call, "vert")
+        orient = _kw(call, "orientation")
+        if (vert is not None and vert.value.value is False) or (orient is not None and _str_const(orient.value) == "horizontal"):
+            keep.append(ast.keyword(arg="orientation", value=ast.Constant("horizontal")))
+        call.args = call.args[:1]
+        call.keywords = keep
     elif old == "step" and new == "bar":
         call.args = call.args[:2]
         call.keywords = [k for k in kws if k.arg in ("color", "label", "alpha", "zorder")]
@@ -1721,10 +2095,14 @@ def op_drop_subplot(program: str, rng: random.Random) -> Edit | None:
             break
     name = subplot_name(*pos) if pos else f"{ordinal(k + 1)} subplot"
     code = f"plt.gcf().delaxes(plt.gcf().axes[{k}])"
+    # fig.axes follows creation order; it equals the grid's flat index when one subplots() call made the grid
+    from_grid = any(_method(c) == "subplots" for c in prog.calls) and not any(
+        _method(c) in ("add_subplot", "subplot", "add_axes", "colorbar", "inset_axes") for c in prog.calls)
     _insert_before_end(prog, _stmt(code))
     return _result(prog, "structure_error", 3, name,
                    f"The reference has {prog.n_subplots} subplots; the {name} is missing in the candidate.",
-                   "drop_subplot", index=k, n=prog.n_subplots)
+                   "drop_subplot", index=k, n=prog.n_subplots,
+                   targets=[("axes", f"#{k}" if from_grid and not prog.twins else ANY)])
 
 
 def op_change_subplot_layout(program: str, rng: random.Random) -> Edit | None:
@@ -1754,7 +2132,7 @@ def op_change_subplot_layout(program: str, rng: random.Random) -> Edit | None:
         axis = k.arg[-1]
         return _result(prog, "structure_error", 2, f"shared {axis}-axis",
                        f"The subplots share one {axis}-axis in the reference but have independent {axis}-axes in the candidate.",
-                       "change_subplot_layout", mode="unshare", axis=axis)
+                       "change_subplot_layout", mode="unshare", axis=axis, targets=[("axes", ANY)])
     if opt[0] == "subplots":
         c = opt[1]
         r, cc = _grid_args(c)
@@ -1775,7 +2153,7 @@ def op_change_subplot_layout(program: str, rng: random.Random) -> Edit | None:
     return _result(prog, "structure_error", 3, "subplot layout",
                    f"The subplots are arranged in {old_r} row(s) × {old_c} column(s) in the reference but "
                    f"{new_r} row(s) × {new_c} column(s) in the candidate.", "change_subplot_layout",
-                   mode="transpose", old=[old_r, old_c], new=[new_r, new_c])
+                   mode="transpose", old=[old_r, old_c], new=[new_r, new_c], targets=[("axes", ANY)])
 
 
 def _set_grid(call: ast.Call, r: int, c: int) -> None:
@@ -1811,10 +2189,13 @@ def op_drop_twin_axis(program: str, rng: random.Random) -> Edit | None:
         return None
     node = rng.choice(sites)
     axis = "y" if _method(node.value) == "twinx" else "x"
+    host = _ax(prog, _receiver(node.value))
+    twin = next((t.id for t in node.targets if isinstance(t, ast.Name)), ANY)
     node.value = node.value.func.value
     return _result(prog, "structure_error", 3, f"secondary {axis}-axis",
                    f"The reference draws part of the data against a secondary {axis}-axis; the candidate has no "
-                   f"secondary axis and draws everything on one {axis}-axis.", "drop_twin_axis", axis=axis)
+                   f"secondary axis and draws everything on one {axis}-axis.", "drop_twin_axis", axis=axis,
+                   targets=[("axes", twin), ("axes", host)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1846,3 +2227,107 @@ OPERATORS: tuple[FunctionOperator, ...] = (
     FunctionOperator("change_colormap", "style_error", op_change_colormap),
 )
 OPERATORS_BY_NAME: dict[str, FunctionOperator] = {op.name: op for op in OPERATORS}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Eligibility: operators that by nature need a chart feature
+# ---------------------------------------------------------------------------------------------------------------
+
+IMAGE_METHODS = {"imshow", "pcolormesh", "pcolor", "contourf", "contour", "hexbin", "hist2d", "matshow", "heatmap",
+                 "tricontourf", "tripcolor"}
+MARKER_METHODS = {"plot", "scatter", "errorbar", "step", "stem", "semilogy", "semilogx", "loglog", "plot3D",
+                  "scatter3D", "lineplot", "scatterplot", "plot_date"}
+
+
+def _eligible(fn: Callable[[Program], bool]) -> Callable[[str], bool]:
+    def pred(program: str) -> bool:
+        prog = _parse(program)
+        return prog is not None and bool(fn(prog))
+
+    pred.__doc__ = fn.__doc__
+    return pred
+
+
+def _has_twin(prog: Program) -> bool:
+    """The program makes a twin axes (``twinx()`` / ``twiny()``)."""
+    return any(_method(c) in ("twinx", "twiny") for c in prog.calls)
+
+
+def _has_subplots(prog: Program) -> bool:
+    """The figure has at least two subplots: ``subplots(r, c)`` with r·c ≥ 2, or several ``subplot``/``add_subplot``
+    /``add_axes`` calls, or a ``subplot`` grid spec of two or more cells."""
+    return prog.n_subplots >= 2
+
+
+def _has_colormap(prog: Program) -> bool:
+    """Something is drawn through a colormap: a ``cmap=``/``colormap=`` argument, ``cm.<name>``/``get_cmap``, or an
+    image-like call (imshow, pcolormesh, contourf, hexbin, hist2d, matshow, heatmap)."""
+    if any(k.arg in ("cmap", "colormap") for c in prog.calls for k in c.keywords):
+        return True
+    if any(_method(c) == "get_cmap" for c in prog.calls):
+        return True
+    for node in ast.walk(prog.tree):
+        if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("plt.cm", "cm", "mpl.cm", "matplotlib.cm"):
+            return True
+    return any(_method(c) in IMAGE_METHODS for c in prog.calls)
+
+
+def _has_text(prog: Program) -> bool:
+    """Text is written on the plot: ``text(...)``, ``annotate(...)`` or ``figtext(...)`` with a string or value."""
+    for c in prog.calls:
+        m, r = _method(c), _receiver(c)
+        if m in TEXT_METHODS and (r is not None or m == "figtext") and (r or "").split(".")[0] not in NON_AXES_RECEIVERS:
+            return True
+    return False
+
+
+def _has_legend(prog: Program) -> bool:
+    """A legend is drawn: ``legend(...)`` on an axes, ``plt`` or the figure."""
+    return prog.has_legend()
+
+
+def _has_markable(prog: Program) -> bool:
+    """Lines or points are drawn (plot, scatter, errorbar, step, stem, …): artists that can carry markers."""
+    return bool(prog.plot_calls(MARKER_METHODS))
+
+
+def _has_stroked(prog: Program) -> bool:
+    """Lines or outlined patches are drawn (plot, step, errorbar, axhline/axvline, hlines/vlines, bars, histograms,
+    pies): artists a line style applies to. Scatter-only charts and heatmaps have none."""
+    return bool(prog.plot_calls({"plot", "semilogy", "semilogx", "loglog", "step", "axhline", "axvline", "errorbar",
+                                 "hlines", "vlines", "plot3D", "stem", "lineplot"} | OUTLINED_METHODS | {"pie"}))
+
+
+def _has_several_series(prog: Program) -> bool:
+    """Several data series are drawn: two or more series calls, a plotting call in a loop, or one call that draws
+    several series (stackplot with several layers, boxplot/violinplot of several groups)."""
+    calls = prog.plot_calls(SERIES_METHODS | {"stem"})
+    if len(calls) >= 2:
+        return True
+    for c in calls:
+        if any(isinstance(a, (ast.For, ast.While, ast.comprehension)) for a in _ancestors(prog, c)):
+            return True
+        if _method(c) == "stackplot" and len(c.args) >= 3:
+            return True
+        if _method(c) in ("boxplot", "violinplot") and c.args:
+            a = c.args[0]
+            lst = a if isinstance(a, ast.List) else (prog.value_of(a.id) if isinstance(a, ast.Name) else None)
+            if isinstance(lst, ast.List) and len(lst.elts) >= 2:
+                return True
+    return False
+
+
+#: operator name → predicate(program) saying whether the program has the feature the operator needs. Operators
+#: not listed are held to applying to (nearly) every chart; listed ones are measured on the programs they fit.
+ELIGIBILITY: dict[str, Callable[[str], bool]] = {
+    "drop_twin_axis": _eligible(_has_twin),
+    "drop_subplot": _eligible(_has_subplots),
+    "change_subplot_layout": _eligible(_has_subplots),
+    "change_colormap": _eligible(_has_colormap),
+    "change_annotation": _eligible(_has_text),
+    "change_legend_label": _eligible(_has_legend),
+    "drop_or_move_legend": _eligible(_has_legend),
+    "change_marker": _eligible(_has_markable),
+    "change_linestyle": _eligible(_has_stroked),
+    "drop_series": _eligible(_has_several_series),
+}
