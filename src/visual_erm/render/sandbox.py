@@ -311,6 +311,9 @@ def bwrap_plan(*, mpl_cache: str | None, scratch_mb: int, zygote_args: list[str]
     for etc in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ssl/openssl.cnf"):
         if os.path.exists(etc):
             argv += ["--ro-bind", etc, etc]
+    # The scratch tmpfs goes on before the binds: a checkout or venv under /tmp (CI clones, pytest tmp dirs) is
+    # bound on top of it instead of being hidden by it.
+    argv += ["--size", str(scratch_mb << 20), "--tmpfs", "/tmp"]
     labels: dict[str, str] = {}
     made: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev"}
 
@@ -335,8 +338,7 @@ def bwrap_plan(*, mpl_cache: str | None, scratch_mb: int, zygote_args: list[str]
     labels[src] = "<src>"
     if mpl_cache:
         bind(mpl_cache, "/opt/mplcache")
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(scratch_mb << 20), "--tmpfs", "/tmp",
-             "--remount-ro", "/", "--chdir", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
     if as_root:
         argv += ["--cap-drop", "ALL"]
         for cap in _ZYGOTE_CAPS:
