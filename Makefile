@@ -21,6 +21,7 @@ system-deps:
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0  # first: the local CPU wheel (machine notes)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	@if $(PY) -m pip show torchvision >/dev/null 2>&1; then $(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec; fi
 	@touch $(STAMP)
