@@ -1,30 +1,19 @@
 """The benchmark_critic component: called directly, and run by the KFP local runner in this interpreter."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from components.benchmark_critic.component import benchmark_critic
+from components.testing import Artifact, local_runner
 from tests.test_benchset import small_test_dataset
 from visual_erm.bench.benchset import build_benchset
 
 
-class _Artifact:
-    """The attributes KFP gives an artifact (path, metadata, log_metric) — only for python_func calls."""
-
-    def __init__(self, path: Path):
-        self.path = str(path)
-        self.metadata: dict = {}
-
-    def log_metric(self, key, value):
-        self.metadata[key] = value
-
-
 def test_python_func_writes_metrics_report_and_results(tmp_path):
     build_benchset(small_test_dataset(tmp_path / "pairs"), tmp_path / "bench")
-    bench = _Artifact(tmp_path / "bench")
-    met, rep, res = _Artifact(tmp_path / "m"), _Artifact(tmp_path / "report.html"), _Artifact(tmp_path / "r.json")
+    bench = Artifact(tmp_path / "bench")
+    met, rep, res = Artifact(tmp_path / "m"), Artifact(tmp_path / "report.html"), Artifact(tmp_path / "r.json")
     benchmark_critic.python_func(bench=bench, metrics=met, report=rep, results=res, critic="pixel")
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["critic"] == "pixel" and result["summary"]["n_items"] == 12
@@ -36,18 +25,18 @@ def test_python_func_writes_metrics_report_and_results(tmp_path):
 
 
 def test_python_func_takes_a_pair_dataset(tmp_path):
-    pairs = _Artifact(small_test_dataset(tmp_path / "pairs"))
-    met, rep, res = _Artifact(tmp_path / "m"), _Artifact(tmp_path / "report.html"), _Artifact(tmp_path / "r.json")
+    pairs = Artifact(small_test_dataset(tmp_path / "pairs"))
+    met, rep, res = Artifact(tmp_path / "m"), Artifact(tmp_path / "report.html"), Artifact(tmp_path / "r.json")
     benchmark_critic.python_func(bench=pairs, metrics=met, report=rep, results=res, critic="pixel", max_items=5)
     assert met.metadata["items_scored"] == 5
 
 
 @pytest.mark.slow
 def test_local_runner_runs_the_component(tmp_path):
-    from kfp import dsl, local
+    from kfp import dsl
 
     build_benchset(small_test_dataset(tmp_path / "pairs"), tmp_path / "bench")
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    local_runner(tmp_path)
 
     @dsl.pipeline(name="bench-critic-only")
     def bench_only(critic: str = "pixel"):

@@ -6,17 +6,9 @@ from pathlib import Path
 import pytest
 
 from components.benchmark_reward_model.component import benchmark_reward_model
+from components.testing import Artifact
 
 pytestmark = pytest.mark.slow
-
-
-class _Artifact:
-    def __init__(self, path: Path):
-        self.path = str(path)
-        self.metadata: dict = {}
-
-    def log_metric(self, key, value):
-        self.metadata[key] = value
 
 
 def test_python_func_scores_the_tiny_reward_model(tmp_path):
@@ -28,8 +20,8 @@ def test_python_func_scores_the_tiny_reward_model(tmp_path):
     synthesize_dataset(SynthConfig(tasks=("chart", "table", "svg"), n=12, seed=0), data, workers=2)
     train_reward_model(str(data), str(tmp_path / "rm"), "tiny", {"training.max_steps": 1},
                        workdir=tmp_path / "work")
-    met, rep, res = _Artifact(tmp_path / "m"), _Artifact(tmp_path / "r.html"), _Artifact(tmp_path / "res.json")
-    benchmark_reward_model.python_func(bench=_Artifact(data), model=_Artifact(tmp_path / "rm"), metrics=met,
+    met, rep, res = Artifact(tmp_path / "m"), Artifact(tmp_path / "r.html"), Artifact(tmp_path / "res.json")
+    benchmark_reward_model.python_func(bench=Artifact(data), model=Artifact(tmp_path / "rm"), metrics=met,
                                        report=rep, results=res, max_new_tokens=32, max_items=4)
     summary = json.loads(Path(res.path).read_text())["summary"]
     assert summary["n_items"] > 0 and met.metadata["items_scored"] + met.metadata["items_excluded"] > 0

@@ -1,28 +1,17 @@
 """The synthesize component: called directly, and run by the KFP local runner in this interpreter."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from components.synthesize.component import synthesize
+from components.testing import Artifact, local_runner
 
 pytestmark = pytest.mark.slow
 
 
-class _Artifact:
-    """The attributes KFP gives an output artifact (path, metadata, log_metric) — only for python_func calls."""
-
-    def __init__(self, path: Path):
-        self.path = str(path)
-        self.metadata: dict = {}
-
-    def log_metric(self, key, value):
-        self.metadata[key] = value
-
-
 def test_python_func_writes_dataset_preview_and_metrics(tmp_path):
-    ds, prev, met = _Artifact(tmp_path / "ds"), _Artifact(tmp_path / "preview.html"), _Artifact(tmp_path / "m")
+    ds, prev, met = Artifact(tmp_path / "ds"), Artifact(tmp_path / "preview.html"), Artifact(tmp_path / "m")
     synthesize.python_func(dataset=ds, preview=prev, metrics=met, tasks="svg", n=4, seed=2, workers=1)
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert met.metadata["pairs"] == manifest["counts"]["pairs"] > 0
@@ -30,9 +19,9 @@ def test_python_func_writes_dataset_preview_and_metrics(tmp_path):
 
 
 def test_local_runner_runs_the_component(tmp_path):
-    from kfp import dsl, local
+    from kfp import dsl
 
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    local_runner(tmp_path)
 
     @dsl.pipeline(name="synth-only")
     def synth_only(n: int = 4):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from components.train_policy.component import train_policy
+from components.testing import Artifact, local_runner
 from visual_erm.rl.prompts_set import build_prompt_set
 from visual_erm.rl.testing import write_svg_pair_dataset
 
@@ -15,17 +16,6 @@ pytestmark = pytest.mark.slow
 FAST = json.dumps({"grpo.report_to": [], "grpo.max_completion_length": 8, "grpo.num_generations": 2,
                    "grpo.prompts_per_step": 1, "grpo.per_device_batch_size": 2, "grpo.save_steps": 1,
                    "reward.critic": "structural", "reward.workers": 1, "policy.bpe_vocab_size": 400})
-
-
-class _Artifact:
-    """The attributes KFP gives an artifact (path, metadata, log_metric) — only for python_func calls."""
-
-    def __init__(self, path: Path):
-        self.path = str(path)
-        self.metadata: dict = {}
-
-    def log_metric(self, key, value):
-        self.metadata[key] = value
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +30,8 @@ def prompts(tmp_path):
 
 
 def test_python_func_trains_and_writes_model_and_metrics(prompts, tmp_path):
-    model, metrics = _Artifact(tmp_path / "model"), _Artifact(tmp_path / "metrics")
-    train_policy.python_func(prompts=_Artifact(prompts), model=model, metrics=metrics, profile="tiny", max_steps=2,
+    model, metrics = Artifact(tmp_path / "model"), Artifact(tmp_path / "metrics")
+    train_policy.python_func(prompts=Artifact(prompts), model=model, metrics=metrics, profile="tiny", max_steps=2,
                              overrides_json=FAST)
     assert metrics.metadata["steps"] == 2 and metrics.metadata["seconds_per_step"] > 0
     assert 0.0 <= metrics.metadata["render_fail_rate"] <= 1.0
@@ -51,9 +41,9 @@ def test_python_func_trains_and_writes_model_and_metrics(prompts, tmp_path):
 
 
 def test_local_runner_runs_the_component(prompts, tmp_path):
-    from kfp import dsl, local
+    from kfp import dsl
 
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    local_runner(tmp_path)
 
     @dsl.pipeline(name="train-policy-only")
     def rl_only(steps: int = 1):

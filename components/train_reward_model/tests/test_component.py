@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from components.train_reward_model.component import train_reward_model
+from components.testing import Artifact, local_runner
 from visual_erm.rm.toy import write_toy_pair_dataset
 
 pytestmark = pytest.mark.slow
@@ -15,17 +16,6 @@ FAST = json.dumps({"model.tiny.hidden_size": 64, "model.tiny.head_dim": 16, "mod
                    "eval.max_new_tokens": 8})
 
 
-class _Artifact:
-    """The attributes KFP gives an artifact (path, metadata, log_metric) — only for python_func calls."""
-
-    def __init__(self, path: Path):
-        self.path = str(path)
-        self.metadata: dict = {}
-
-    def log_metric(self, key, value):
-        self.metadata[key] = value
-
-
 @pytest.fixture(autouse=True)
 def _no_wandb(monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
@@ -33,8 +23,8 @@ def _no_wandb(monkeypatch):
 
 def test_python_func_trains_and_writes_model_and_metrics(tmp_path):
     data = write_toy_pair_dataset(tmp_path / "pairs", n_per_task=4, seed=0)
-    model, metrics = _Artifact(tmp_path / "model"), _Artifact(tmp_path / "metrics")
-    train_reward_model.python_func(dataset=_Artifact(data), model=model, metrics=metrics, profile="tiny",
+    model, metrics = Artifact(tmp_path / "model"), Artifact(tmp_path / "metrics")
+    train_reward_model.python_func(dataset=Artifact(data), model=model, metrics=metrics, profile="tiny",
                                    max_steps=2, overrides_json=FAST)
     assert metrics.metadata["steps"] == 2 and "train_loss" in metrics.metadata
     assert 0.0 <= metrics.metadata["parse_rate"] <= 1.0
@@ -44,10 +34,10 @@ def test_python_func_trains_and_writes_model_and_metrics(tmp_path):
 
 
 def test_local_runner_runs_the_component(tmp_path):
-    from kfp import dsl, local
+    from kfp import dsl
 
     data = write_toy_pair_dataset(tmp_path / "pairs", n_per_task=4, seed=1)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    local_runner(tmp_path)
 
     @dsl.pipeline(name="train-rm-only")
     def train_only(steps: int = 2):

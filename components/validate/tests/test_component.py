@@ -2,32 +2,21 @@
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from components.validate.component import validate
+from components.testing import Artifact, local_runner
 from visual_erm.validation.synthetic import build_pair_dataset, pair_rows, write_pair_dataset
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 pytestmark = pytest.mark.slow
 
 
-class _Artifact:
-    """The attributes KFP gives an artifact (path, metadata, log_metric) — only for python_func calls."""
-
-    def __init__(self, path: Path):
-        self.path = str(path)
-        self.metadata: dict = {}
-
-    def log_metric(self, key, value):
-        self.metadata[key] = value
-
-
 def test_python_func_writes_data_docs_and_metrics(tmp_path):
     build_pair_dataset(tmp_path / "ds", 30)
-    docs, met = _Artifact(tmp_path / "docs"), _Artifact(tmp_path / "metrics")
-    validate.python_func(dataset=_Artifact(tmp_path / "ds"), data_docs=docs, metrics=met)
+    docs, met = Artifact(tmp_path / "docs"), Artifact(tmp_path / "metrics")
+    validate.python_func(dataset=Artifact(tmp_path / "ds"), data_docs=docs, metrics=met)
     assert met.metadata["success"] == 1 and met.metadata["rows"] == 30 and met.metadata["expectations_failed"] == 0
     assert (tmp_path / "docs" / "data_docs" / "index.html").exists()
     assert json.loads((tmp_path / "docs" / "report.json").read_text())["success"]
@@ -39,21 +28,21 @@ def test_python_func_raises_with_what_to_fix(tmp_path):
     g["errors"][0]["severity"] = 7
     rows[1]["gold"] = json.dumps(g)
     write_pair_dataset(tmp_path / "ds", rows)
-    docs, met = _Artifact(tmp_path / "docs"), _Artifact(tmp_path / "metrics")
+    docs, met = Artifact(tmp_path / "docs"), Artifact(tmp_path / "metrics")
     with pytest.raises(RuntimeError, match=r"severity_in_range.*found 7") as err:
-        validate.python_func(dataset=_Artifact(tmp_path / "ds"), data_docs=docs, metrics=met)
+        validate.python_func(dataset=Artifact(tmp_path / "ds"), data_docs=docs, metrics=met)
     assert rows[1]["id"] in str(err.value)
     assert met.metadata["success"] == 0 and (tmp_path / "docs" / "data_docs" / "index.html").exists()
 
 
 def test_local_runner_validates_an_imported_dataset(tmp_path, capfd):
-    from kfp import dsl, local
+    from kfp import dsl
 
     good, bad = tmp_path / "good", tmp_path / "bad"
     build_pair_dataset(good, 24)
     build_pair_dataset(bad, 24)
     (bad / "manifest.json").write_text((bad / "manifest.json").read_text()[:100])
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    local_runner(tmp_path)
 
     @dsl.pipeline(name="validate-only")
     def validate_only(uri: str):

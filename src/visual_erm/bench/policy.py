@@ -342,24 +342,6 @@ def _summarize(rows: list[dict]) -> dict:
     return out
 
 
-def _write_jsonl(path: Path, rows) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run_policy_bench(data: str | Path, out_dir: str | Path, *, responses: str | Path | dict[str, str] | None = None,
                      endpoint: str | None = None, model: str | None = None, critic: str | None = None,
                      critic_options: dict | None = None, reward_variant: str = "released", split: str = "test",
@@ -381,6 +363,7 @@ def run_policy_bench(data: str | Path, out_dir: str | Path, *, responses: str | 
 
     Returns the ``metrics.json`` content.
     """
+    from visual_erm.bench.run_critic import _sha256, _write_json, _write_jsonl
     from visual_erm.render.api import RenderJob, RenderOptions
 
     if (responses is None) == (endpoint is None):

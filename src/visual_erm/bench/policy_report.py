@@ -11,7 +11,7 @@ import base64
 from collections.abc import Sequence
 from pathlib import Path
 
-from visual_erm.bench.report import CSS, _e, bar_chart_svg
+from visual_erm.bench.report import CSS, _e, bar_chart_svg, excluded_section, write_html
 
 __all__ = ["render_policy_report", "worst_items", "write_policy_report"]
 
@@ -132,20 +132,10 @@ def render_policy_report(result: dict, worst: Sequence[dict], *, title: str | No
     parts.append(f"<h2>Worst items</h2><p class='meta'>{len(worst)} items: render failures first, then the lowest "
                  "headline metric (chart low-level, table TEDS, SVG SSIM).</p>")
     parts.extend(_card(it) for it in worst)
-    excluded = result.get("excluded", [])
-    parts.append(f"<h2>Excluded items</h2><p class='meta'>{len(excluded)} items left out of every metric.</p>")
-    if excluded:
-        parts.append("<table><tr><th class='l'>id</th><th class='l'>task</th><th class='l'>reason</th></tr>")
-        parts.extend(f"<tr><td class='l'>{_e(x['id'])}</td><td class='l'>{_e(x['task'])}</td>"
-                     f"<td class='l'>{_e(x['reason'])}</td></tr>" for x in excluded)
-        parts.append("</table>")
+    parts.append(excluded_section(result.get("excluded", []), ("id", "task", "reason")))
     parts.append("</body></html>")
     return "".join(parts)
 
 
 def write_policy_report(path: str | Path, result: dict, worst: Sequence[dict], *, title: str | None = None) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(render_policy_report(result, worst, title=title), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_html(path, render_policy_report(result, worst, title=title))

@@ -159,6 +159,25 @@ def _card(item: dict) -> str:
             f"</div></div>")
 
 
+def excluded_section(excluded: Sequence[dict], columns: Sequence[str]) -> str:
+    """The "Excluded items" heading and, when there are any, a table of their ``columns``."""
+    parts = [f"<h2>Excluded items</h2><p class='meta'>{len(excluded)} items left out of every metric.</p>"]
+    if excluded:
+        parts.append("<table><tr>" + "".join(f"<th class='l'>{c}</th>" for c in columns) + "</tr>")
+        parts.extend("<tr>" + "".join(f"<td class='l'>{_e(x[c])}</td>" for c in columns) + "</tr>" for x in excluded)
+        parts.append("</table>")
+    return "".join(parts)
+
+
+def write_html(path: str | Path, text: str) -> Path:
+    """Writes ``text`` to ``path`` atomically (a ``.tmp`` sibling, then a rename); returns the path."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def render_report(result: dict, worst: Sequence[dict], *, title: str | None = None) -> str:
     """The report page. ``result`` is the ``metrics.json`` content written by
     :func:`visual_erm.bench.run_critic.run_critic_bench`; ``worst`` the gallery items (dicts with id, task,
@@ -212,22 +231,10 @@ def render_report(result: dict, worst: Sequence[dict], *, title: str | None = No
                  "(predicted + gold), then critic failures.</p>")
     parts.extend(_card(it) for it in worst)
 
-    excluded = result.get("excluded", [])
-    parts.append(f"<h2>Excluded items</h2><p class='meta'>{len(excluded)} items left out of every metric.</p>")
-    if excluded:
-        parts.append("<table><tr><th class='l'>id</th><th class='l'>task</th><th class='l'>stage</th>"
-                     "<th class='l'>reason</th></tr>")
-        for x in excluded:
-            parts.append(f"<tr><td class='l'>{_e(x['id'])}</td><td class='l'>{_e(x['task'])}</td>"
-                         f"<td class='l'>{_e(x['stage'])}</td><td class='l'>{_e(x['reason'])}</td></tr>")
-        parts.append("</table>")
+    parts.append(excluded_section(result.get("excluded", []), ("id", "task", "stage", "reason")))
     parts.append("</body></html>")
     return "".join(parts)
 
 
 def write_report(path: str | Path, result: dict, worst: Sequence[dict], *, title: str | None = None) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(render_report(result, worst, title=title), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_html(path, render_report(result, worst, title=title))

@@ -29,21 +29,21 @@ critic errors, per-category error counts, mean severity sum, cached-render rate,
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from visual_erm import storage
+from visual_erm.training import checkpoints, profiles as _profiles
+from visual_erm.training.checkpoints import config_path
+from visual_erm.training.profiles import ProfileError, apply_overrides, profile_yaml
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 ARTIFACT_KIND = "visual-erm-policy"
@@ -164,53 +164,18 @@ class PolicyProfile(_Strict):
     grpo: GRPOSpec = Field(default_factory=GRPOSpec)
 
 
-class ProfileError(ValueError):
-    pass
-
-
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-
-
-def _apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    data = copy.deepcopy(data)
-    for dotted, value in (overrides or {}).items():
-        node = data
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            if node.get(part) is None:
-                node[part] = {}
-            node = node[part]
-            if not isinstance(node, dict):
-                raise ProfileError(f"override {dotted!r}: {part!r} is not a section")
-        node[parts[-1]] = value
-    return data
+    return _profiles.available_profiles(PROFILE_DIR)
 
 
 def load_policy_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> PolicyProfile:
     """A policy-RL profile by name (``tiny``, ``qwen3-vl-8b``) or YAML path, with dotted-key overrides."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PROFILE_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise ProfileError(f"no policy profile {name_or_path!r}: use one of {', '.join(available_profiles())} "
-                           "or a YAML path")
-    data = yaml.safe_load(path.read_text()) or {}
-    data = _apply_overrides(data, overrides or {})
-    try:
-        prof = PolicyProfile.model_validate(data)
-    except ValidationError as exc:
-        msgs = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ProfileError(f"policy profile {path.name}: " + "; ".join(msgs)) from None
+    prof = _profiles.load_yaml_profile(PolicyProfile, name_or_path, PROFILE_DIR, overrides, kind="policy profile")
     from visual_erm.reward.formulas import VARIANTS
 
     if prof.reward.variant not in VARIANTS:
         raise ProfileError(f"reward.variant {prof.reward.variant!r}: choose one of {', '.join(VARIANTS)}")
     return prof
-
-
-def profile_yaml(profile: PolicyProfile) -> str:
-    return yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)
 
 
 # ------------------------------------------------------------------------------------------------ rewards
@@ -356,18 +321,6 @@ def _device(profile: PolicyProfile) -> str:
     return profile.grpo.device
 
 
-def _config_path(path: str | None) -> str | None:
-    if path is None:
-        return None
-    p = Path(path)
-    if p.is_file():
-        return str(p)
-    repo = Path(__file__).resolve().parents[3] / path
-    if repo.is_file():
-        return str(repo)
-    raise FileNotFoundError(f"config file {path} not found (relative to {Path.cwd()} or the repository root)")
-
-
 def _fingerprint(profile: PolicyProfile, prompt_dir: Path, critic_id: str) -> str:
     h = hashlib.sha256(profile_yaml(profile).encode())
     h.update(critic_id.encode())
@@ -375,64 +328,6 @@ def _fingerprint(profile: PolicyProfile, prompt_dir: Path, critic_id: str) -> st
     if manifest.is_file():
         h.update(manifest.read_bytes())
     return h.hexdigest()[:16]
-
-
-def _default_workdir(out_uri: str) -> Path:
-    if storage.is_s3_uri(out_uri):
-        key = hashlib.sha256(str(out_uri).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / "verm-train-policy" / key
-    out = Path(out_uri).expanduser().absolute()
-    return out.parent / f"{out.name}.work"
-
-
-def latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    best = None
-    for p in ckpt_dir.glob("checkpoint-*"):
-        if p.is_dir() and (p / "trainer_state.json").is_file():
-            try:
-                step = int(p.name.split("-")[-1])
-            except ValueError:
-                continue
-            if best is None or step > best[0]:
-                best = (step, p)
-    return best[1] if best else None
-
-
-def _remote_checkpoints(ckpt_uri: str) -> list[tuple[int, str]]:
-    names = set()
-    for key in storage.open_store(ckpt_uri).list(""):
-        first, _, rest = key.partition("/")
-        if first.startswith("checkpoint-") and rest == storage.GENERATED_MARKER:
-            try:
-                names.add((int(first.split("-")[-1]), first))
-            except ValueError:
-                pass
-    return sorted(names)
-
-
-def _fetch_remote_checkpoint(ckpt_uri: str, ckpt_dir: Path, log) -> None:
-    remote = _remote_checkpoints(ckpt_uri)
-    local = latest_checkpoint(ckpt_dir)
-    if not remote or (local and int(local.name.split("-")[-1]) >= remote[-1][0]):
-        return
-    _, name = remote[-1]
-    log(f"fetching checkpoint {name} from {ckpt_uri}")
-    storage.fetch_dir(f"{ckpt_uri.rstrip('/')}/{name}", ckpt_dir / name, marker=None)
-
-
-def _mirror_callback(ckpt_uri: str, log):
-    from transformers import TrainerCallback
-
-    class Mirror(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            if not state.is_world_process_zero:
-                return
-            path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if path.is_dir():
-                storage.publish_output(path, f"{ckpt_uri.rstrip('/')}/{path.name}", marker=None)
-                log(f"checkpoint {path.name} published to {ckpt_uri}")
-
-    return Mirror()
 
 
 def _stop_after_callback(step: int):
@@ -508,7 +403,7 @@ def make_grpo_config(prof: PolicyProfile, *, output_dir: str | Path, device: str
         run_name=f"policy-{prof.name}",
         log_completions=g.log_completions,
         model_init_kwargs=model_init_kwargs,
-        deepspeed=_config_path(g.deepspeed),
+        deepspeed=config_path(g.deepspeed),
         use_cpu=(device == "cpu"),
         disable_tqdm=True,
         remove_unused_columns=False,
@@ -608,11 +503,11 @@ def train_policy(prompts_uri: str | os.PathLike, out_uri: str | os.PathLike, pro
     if max_steps is not None:
         ov["grpo.max_steps"] = max_steps
     if isinstance(profile, PolicyProfile):
-        prof = PolicyProfile.model_validate(_apply_overrides(profile.model_dump(mode="json"), ov)) if ov else profile
+        prof = PolicyProfile.model_validate(apply_overrides(profile.model_dump(mode="json"), ov)) if ov else profile
     else:
         prof = load_policy_profile(profile, ov)
     out_uri = str(out_uri)
-    work = Path(workdir) if workdir else _default_workdir(out_uri)
+    work = Path(workdir) if workdir else checkpoints.default_workdir(out_uri, "train-policy")
     work.mkdir(parents=True, exist_ok=True)
     ckpt_dir = work / "checkpoints"
     if checkpoint_uri is None and storage.is_s3_uri(out_uri):
@@ -691,20 +586,13 @@ def train_policy(prompts_uri: str | os.PathLike, out_uri: str | os.PathLike, pro
                                 processor=processor, gradient_accumulation_steps=accum)
         callbacks = []
         if checkpoint_uri:
-            callbacks.append(_mirror_callback(checkpoint_uri, log))
+            callbacks.append(checkpoints.mirror_callback(checkpoint_uri, log))
         if stop_after_steps is not None:
             callbacks.append(_stop_after_callback(stop_after_steps))
         train_ds = grpo_dataset(rows)
         trainer = GRPOTrainer(model=str(policy_dir), reward_funcs=funcs, args=args, train_dataset=train_ds,
                               processing_class=processor, callbacks=callbacks or None)
-        resume_from = None
-        if resume:
-            if checkpoint_uri:
-                _fetch_remote_checkpoint(checkpoint_uri, ckpt_dir, log)
-            last = latest_checkpoint(ckpt_dir)
-            if last is not None:
-                resume_from = str(last)
-                log(f"resuming from {last.name}")
+        resume_from = checkpoints.resume_checkpoint(ckpt_dir, checkpoint_uri, log) if resume else None
         t_train = time.time()
         result = trainer.train(resume_from_checkpoint=resume_from)
         train_seconds = time.time() - t_train

@@ -6,12 +6,13 @@ validation, so a typo in an override fails the same way as a typo in the file.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from visual_erm.training import profiles as _profiles
+from visual_erm.training.profiles import ProfileError, profile_yaml  # noqa: F401 (re-exported)
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -132,46 +133,10 @@ class Profile(_Strict):
         return accum
 
 
-class ProfileError(ValueError):
-    pass
-
-
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-
-
-def _apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    data = copy.deepcopy(data)
-    for dotted, value in (overrides or {}).items():
-        node = data
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            if node.get(part) is None:
-                node[part] = {}
-            node = node[part]
-            if not isinstance(node, dict):
-                raise ProfileError(f"override {dotted!r}: {part!r} is not a section")
-        node[parts[-1]] = value
-    return data
+    return _profiles.available_profiles(PROFILE_DIR)
 
 
 def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Profile:
     """A profile by name (``tiny``, ``qwen3-vl-8b``) or YAML path, with dotted-key overrides applied."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PROFILE_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise ProfileError(f"no profile {name_or_path!r}: use one of {', '.join(available_profiles())} or a YAML path")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a YAML mapping")
-    data = _apply_overrides(data, overrides or {})
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        msgs = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ProfileError(f"profile {path.name}: " + "; ".join(msgs)) from None
-
-
-def profile_yaml(profile: Profile) -> str:
-    return yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)
+    return _profiles.load_yaml_profile(Profile, name_or_path, PROFILE_DIR, overrides)

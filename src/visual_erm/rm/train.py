@@ -23,13 +23,14 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from visual_erm import storage
 from visual_erm.rm.profile import Profile, load_profile, profile_yaml
+from visual_erm.training import checkpoints
+from visual_erm.training.checkpoints import config_path
 
 ARTIFACT_KIND = "visual-erm-reward-model"
 CHECKPOINT_MARKER = None  # checkpoints are published with the store's generated marker
@@ -51,19 +52,6 @@ def _device(profile: Profile) -> str:
     return profile.training.device
 
 
-def _config_path(path: str | None) -> str | None:
-    """A versioned config file (``configs/...``): as given, else relative to the repository root."""
-    if path is None:
-        return None
-    p = Path(path)
-    if p.is_file():
-        return str(p)
-    repo = Path(__file__).resolve().parents[3] / path
-    if repo.is_file():
-        return str(repo)
-    raise FileNotFoundError(f"config file {path} not found (relative to {Path.cwd()} or the repository root)")
-
-
 def _checkpointing_arg(config_cls, enabled: bool) -> dict:
     """``activation_checkpointing`` (transformers >= 5.2x) or the older ``gradient_checkpointing`` name."""
     import dataclasses
@@ -82,49 +70,6 @@ def _fingerprint(profile: Profile, dataset_dir: Path) -> str:
             h.update(shard.name.encode())
             h.update(str(shard.stat().st_size).encode())
     return h.hexdigest()[:16]
-
-
-def _default_workdir(out_uri: str) -> Path:
-    if storage.is_s3_uri(out_uri):
-        key = hashlib.sha256(str(out_uri).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / "verm-train-rm" / key
-    out = Path(out_uri).expanduser().absolute()
-    return out.parent / f"{out.name}.work"
-
-
-def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    best = None
-    for p in ckpt_dir.glob("checkpoint-*"):
-        if p.is_dir() and (p / "trainer_state.json").is_file():
-            try:
-                step = int(p.name.split("-")[-1])
-            except ValueError:
-                continue
-            if best is None or step > best[0]:
-                best = (step, p)
-    return best[1] if best else None
-
-
-def _remote_checkpoints(ckpt_uri: str) -> list[tuple[int, str]]:
-    names = set()
-    for key in storage.open_store(ckpt_uri).list(""):
-        first, _, rest = key.partition("/")
-        if first.startswith("checkpoint-") and rest == storage.GENERATED_MARKER:
-            try:
-                names.add((int(first.split("-")[-1]), first))
-            except ValueError:
-                pass
-    return sorted(names)
-
-
-def _fetch_remote_checkpoint(ckpt_uri: str, ckpt_dir: Path, log) -> None:
-    remote = _remote_checkpoints(ckpt_uri)
-    local = _latest_checkpoint(ckpt_dir)
-    if not remote or (local and int(local.name.split("-")[-1]) >= remote[-1][0]):
-        return
-    step, name = remote[-1]
-    log(f"fetching checkpoint {name} from {ckpt_uri}")
-    storage.fetch_dir(f"{ckpt_uri.rstrip('/')}/{name}", ckpt_dir / name, marker=None)
 
 
 def _build_initial_model(profile: Profile, train_rows_text: Callable[[], list[str]], workdir: Path, log):
@@ -212,24 +157,6 @@ def evaluate_parse_rate(model, processor, rows: list[dict], profile: Profile) ->
         model.train(was_training)
 
 
-class _MirrorCheckpoints:
-    """A TrainerCallback that publishes every saved checkpoint to ``ckpt_uri/checkpoint-N`` (marker last)."""
-
-    def __new__(cls, ckpt_uri: str, log):
-        from transformers import TrainerCallback
-
-        class Mirror(TrainerCallback):
-            def on_save(self, args, state, control, **kwargs):
-                if not state.is_world_process_zero:
-                    return
-                path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                if path.is_dir():
-                    storage.publish_output(path, f"{ckpt_uri.rstrip('/')}/{path.name}", marker=None)
-                    log(f"checkpoint {path.name} published to {ckpt_uri}")
-
-        return Mirror()
-
-
 def train_reward_model(dataset_uri: str | os.PathLike, out_uri: str | os.PathLike, profile: str | Profile = "tiny",
                        overrides: dict[str, Any] | None = None, resume: bool = True, *,
                        workdir: str | os.PathLike | None = None, checkpoint_uri: str | None = None,
@@ -256,7 +183,7 @@ def train_reward_model(dataset_uri: str | os.PathLike, out_uri: str | os.PathLik
     if isinstance(profile, Profile) and overrides:
         raise ValueError("pass overrides with a profile name or path, not with a loaded Profile")
     out_uri = str(out_uri)
-    work = Path(workdir) if workdir else _default_workdir(out_uri)
+    work = Path(workdir) if workdir else checkpoints.default_workdir(out_uri, "train-rm")
     work.mkdir(parents=True, exist_ok=True)
     ckpt_dir = work / "checkpoints"
     if checkpoint_uri is None and storage.is_s3_uri(out_uri):
@@ -332,7 +259,7 @@ def train_reward_model(dataset_uri: str | os.PathLike, out_uri: str | os.PathLik
         optim=tr.optim,
         report_to=tr.report_to or "none",
         run_name=f"rm-{prof.name}",
-        deepspeed=_config_path(tr.deepspeed),
+        deepspeed=config_path(tr.deepspeed),
         dataloader_num_workers=tr.dataloader_num_workers,
         use_cpu=(device == "cpu"),
         eval_strategy="no",
@@ -340,15 +267,8 @@ def train_reward_model(dataset_uri: str | os.PathLike, out_uri: str | os.PathLik
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=processor,
                          peft_config=peft_config,
-                         callbacks=[_MirrorCheckpoints(checkpoint_uri, log)] if checkpoint_uri else None)
-    resume_from = None
-    if resume:
-        if checkpoint_uri:
-            _fetch_remote_checkpoint(checkpoint_uri, ckpt_dir, log)
-        last = _latest_checkpoint(ckpt_dir)
-        if last is not None:
-            resume_from = str(last)
-            log(f"resuming from {last.name}")
+                         callbacks=[checkpoints.mirror_callback(checkpoint_uri, log)] if checkpoint_uri else None)
+    resume_from = checkpoints.resume_checkpoint(ckpt_dir, checkpoint_uri, log) if resume else None
     t_train = time.time()
     result = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.time() - t_train
