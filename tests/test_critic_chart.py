@@ -11,12 +11,12 @@ from visual_erm.render.api import RenderJob, RenderOptions
 from visual_erm.render.inspect import MAX_PATCHES, MAX_POINTS, describe_figure
 from visual_erm.schema import Critique
 from visual_erm.tasks.chart import generate_seed
+from visual_erm.testdata import chartmimic_jsonl
 
 INSPECT = RenderOptions(inspect=True)
 
 BASE = """import matplotlib.pyplot as plt
 import numpy as np
-from visual_erm.testdata import chartmimic_jsonl
 quarters = ['Q1', 'Q2', 'Q3', 'Q4']
 revenue = [40, 52, 61, 70]
 costs = [30, 35, 33, 41]

@@ -21,6 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
 from visual_erm.testdata import chartmimic_jsonl, pubtabnet_dir
 
 CHARTMIMIC = chartmimic_jsonl()
