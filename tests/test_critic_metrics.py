@@ -345,3 +345,15 @@ def test_parse_judge_reply_lenient_reproduces_authors_cleanup():
         parse_judge_reply('{"result": []}', 1, 1)
     assert err.value.reason == "bad_shape"
     assert parse_judge_reply("<think>hmm {</think>\n{\"matches\": []}", 1, 1) == []
+
+
+def test_a_group_with_nothing_scored_reports_undefined_scores_not_100():
+    from visual_erm.bench.critic_metrics import BenchMetrics, Counts, GroupMetrics, summary_metric_rows
+
+    empty = GroupMetrics.of(Counts(), 0)
+    m = BenchMetrics(overall=empty, by_task={}, by_task_category={}, by_category={}, items=(), excluded=(),
+                     n_items=3)
+    row = m.summary()["overall"]
+    assert row["n"] == 0 and row["f1_hard"] is None and row["f1_soft"] is None and row["sc"] is None
+    assert row["sc_reason"] == "no item was scored"
+    assert dict(summary_metric_rows(m.summary())) == {"items_scored": 0, "items_excluded": 0}

@@ -44,6 +44,7 @@ def benchmark_reward_model(
     import tempfile
     from pathlib import Path
 
+    from visual_erm.bench.critic_metrics import summary_metric_rows
     from visual_erm.bench.run_critic import run_critic_bench
 
     options = {"sampling": sampling, "max_tokens": max_new_tokens or None}
@@ -57,12 +58,5 @@ def benchmark_reward_model(
         shutil.copyfile(out_dir / "metrics.json", results.path)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    summary = result["summary"]
-    metrics.log_metric("items_scored", summary["n_scored"])
-    metrics.log_metric("items_excluded", summary["n_excluded"])
-    rows = [("", summary["overall"])] + [(f"_{task}", row) for task, row in summary["by_task"].items()]
-    for suffix, row in rows:
-        metrics.log_metric(f"f1_hard{suffix}", round(row["f1_hard"], 3))
-        metrics.log_metric(f"f1_soft{suffix}", round(row["f1_soft"], 3))
-        if row["sc"] is not None:  # undefined (constant severities, < 2 items) is left out, not logged as 0
-            metrics.log_metric(f"sc{suffix}", round(row["sc"], 3))
+    for name, value in summary_metric_rows(result["summary"]):
+        metrics.log_metric(name, value)

@@ -230,7 +230,8 @@ def bench_critic(
     typer.echo(f"{'':8s} {'n':>5s} {'F1-hard':>8s} {'F1-soft':>8s} {'Sc':>7s}")
     for name, row in [("overall", s["overall"])] + list(s["by_task"].items()):
         sc = "n/a" if row["sc"] is None else f"{row['sc']:.1f}"
-        typer.echo(f"{name:8s} {row['n']:5d} {row['f1_hard']:8.1f} {row['f1_soft']:8.1f} {sc:>7s}")
+        f1h, f1s = ("n/a" if row[k] is None else f"{row[k]:.1f}" for k in ("f1_hard", "f1_soft"))
+        typer.echo(f"{name:8s} {row['n']:5d} {f1h:>8s} {f1s:>8s} {sc:>7s}")
     typer.echo(f"metrics: {dest}/metrics.json\nreport:  {dest}/report.html")
 
 

@@ -187,8 +187,14 @@ class BenchMetrics:
         return len(self.items)
 
     def summary(self) -> dict:
-        """Headline numbers ×100 (F1-hard, F1-soft, Sc) overall and per task, as the paper's table reports."""
+        """Headline numbers ×100 (F1-hard, F1-soft, Sc) overall and per task, as the paper's table reports.
+
+        A group with no scored item reports None for every score (with ``sc_reason``), never 100."""
         def row(g: GroupMetrics) -> dict:
+            if g.n_items == 0:  # nothing scored: every score is undefined, not a perfect 100
+                return {"n": 0, **dict.fromkeys(("f1_hard", "f1_soft", "precision_hard", "recall_hard",
+                                                 "precision_soft", "recall_soft", "sc")),
+                        "sc_reason": "no item was scored"}
             return {"n": g.n_items, "f1_hard": 100 * g.hard.f1, "f1_soft": 100 * g.soft.f1,
                     "precision_hard": 100 * g.hard.precision, "recall_hard": 100 * g.hard.recall,
                     "precision_soft": 100 * g.soft.precision, "recall_soft": 100 * g.soft.recall,
@@ -358,3 +364,16 @@ def item_from_record(record: dict, prediction: str | dict | Critique | None, *, 
     except CritiqueParseError as exc:
         return ItemResult(item_id, task, gold, None, f"{exc.reason}: {exc.message}")
     return ItemResult(item_id, task, gold, pred)
+
+
+def summary_metric_rows(summary: dict) -> list[tuple[str, float]]:
+    """(name, value) pairs of a ``summary()`` for a metrics logger: items scored/excluded, then F1-hard, F1-soft
+    and Sc overall and per task (``f1_hard``, ``f1_hard_chart``, ...). Undefined scores are left out, not logged
+    as 0, so a dashboard never plots a missing value as a real one."""
+    out: list[tuple[str, float]] = [("items_scored", summary["n_scored"]), ("items_excluded", summary["n_excluded"])]
+    rows = [("", summary["overall"])] + [(f"_{task}", row) for task, row in summary["by_task"].items()]
+    for suffix, row in rows:
+        for key in ("f1_hard", "f1_soft", "sc"):
+            if row.get(key) is not None:
+                out.append((f"{key}{suffix}", round(row[key], 3)))
+    return out
