@@ -144,6 +144,10 @@ def test_cli_bench_critic(bench, tmp_path):
     assert bad.exit_code == 2 and "unknown critic" in bad.output
     llm = CliRunner().invoke(app, ["bench", "critic", "--bench", str(bench), "--critic", "pixel", "--matcher", "llm"])
     assert llm.exit_code == 2 and "--judge-endpoint" in llm.output
+    mode = CliRunner().invoke(app, ["bench", "critic", "--bench", str(bench), "--critic", "pixel",
+                                    "--critique-failure", "skip"])
+    assert mode.exit_code == 2 and "unparseable_as_empty" in mode.output
+    assert json.loads((out / "metrics.json").read_text())["critique_failure"] == "unparseable_as_empty"
 
 
 def test_cli_bench_critic_reads_and_writes_s3(bench, tmp_path, s3_bucket):

@@ -146,6 +146,17 @@ def test_failed_critiques_are_excluded_and_listed_or_scored_as_empty():
     assert as_empty.n_scored == 2 and as_empty.overall.counts.fn_hard == 2 and not as_empty.excluded
 
 
+def test_unparseable_as_empty_scores_the_models_unreadable_output_and_excludes_infrastructure_failures():
+    gold = crit("chart", d("data_error", 2))
+    unreadable = ItemResult("u", "chart", gold=gold, predicted=None, failure="unparseable: no_json: prose only")
+    outage = ItemResult("o", "chart", gold=gold, predicted=None, failure="endpoint_unreachable: no answer")
+    res = score_items([ITEM1, unreadable, outage], ScriptedMatcher(SCRIPT), critique_failure="unparseable_as_empty")
+    assert res.n_scored == 2 and [(e.id, e.reason) for e in res.excluded] == [("o", "endpoint_unreachable: no answer")]
+    assert res.overall.counts.fn_hard == 2  # ITEM1's miss + the unreadable item's one gold error
+    with pytest.raises(ValueError, match="unparseable_as_empty"):
+        score_items([ITEM1], critique_failure="drop")
+
+
 def test_judge_failures_exclude_the_item():
     broken = ItemResult("j", "chart", gold=crit("chart", d("data_error", 1, "g-j")),
                         predicted=crit("chart", d("data_error")))
@@ -176,7 +187,7 @@ def test_item_from_record_reads_type_key_and_drops_foreign_and_parse_failures():
                                '{"category": "data_error", "severity": 1, "description": "foreign"}]}')
     assert ok.id == "7" and len(ok.gold.errors) == 1 and len(ok.predicted.errors) == 1 and ok.failure is None
     bad = item_from_record(rec, "sorry, I cannot")
-    assert bad.predicted is None and bad.failure.startswith("no_json")
+    assert bad.predicted is None and bad.failure.startswith("unparseable: no_json")
     none = item_from_record(rec, None, failure="timeout")
     assert none.failure == "timeout"
 

@@ -195,6 +195,10 @@ def bench_critic(
     judge_model: Optional[str] = typer.Option(None, help="Judge model name at --judge-endpoint."),
     workers: int = typer.Option(0, help="Render workers of the critic / concurrent judge calls (0 = default)."),
     max_items: int = typer.Option(0, help="Score only the first N items (0 = all)."),
+    critique_failure: str = typer.Option(
+        "unparseable_as_empty", help="How an item the critic failed on counts: unparseable_as_empty (an unreadable "
+        "critique found nothing; infrastructure failures are excluded) | as_empty (every failure found nothing) | "
+        "exclude (every failure is left out and listed)."),
 ) -> None:
     """Benchmark a critic: F1-hard, F1-soft and Sc per task and category; metrics.json and report.html."""
     import shutil
@@ -204,8 +208,12 @@ def bench_critic(
     from visual_erm.bench.benchset import BenchSetError
     from visual_erm.bench.run_critic import run_critic_bench
 
+    from visual_erm.bench.critic_metrics import CRITIQUE_FAILURE_MODES
+
     if matcher not in ("deterministic", "llm"):
         _fail(f"--matcher must be deterministic or llm (got {matcher!r})")
+    if critique_failure not in CRITIQUE_FAILURE_MODES:
+        _fail(f"--critique-failure must be one of {', '.join(CRITIQUE_FAILURE_MODES)} (got {critique_failure!r})")
     if matcher == "llm" and not (judge_endpoint and judge_model):
         _fail("--matcher llm needs --judge-endpoint and --judge-model")
     out = out or f"runs/bench-critic/{critic.replace(':', '_')}"
@@ -218,7 +226,8 @@ def bench_critic(
         out_dir = storage.local_output(out, workdir)
         try:
             result = run_critic_bench(bench_dir, critic, out_dir, matcher=matcher, judge_endpoint=judge_endpoint,
-                                      judge_model=judge_model, workers=workers or None, max_items=max_items or None)
+                                      judge_model=judge_model, workers=workers or None, max_items=max_items or None,
+                                      critique_failure=critique_failure)
         except (BenchSetError, ValueError) as exc:
             _fail(str(exc))
         dest = storage.publish_output(out_dir, out)

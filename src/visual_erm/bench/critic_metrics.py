@@ -38,7 +38,11 @@ constant vector → ``None`` with the reason.
 Excluded items: an item whose critique failed (``ItemResult.failure`` set, or no predicted critique) and an item the
 matcher could not judge (:class:`MatchError`) are left out of every count and correlation and listed in
 ``BenchMetrics.excluded`` with stage and reason. Note: the authors' code scores a failed critique as an empty
-prediction (all FN) instead; pass ``critique_failure="as_empty"`` for that.
+prediction (all FN) instead; pass ``critique_failure="as_empty"`` for that, or
+``critique_failure="unparseable_as_empty"`` to score as empty only what the model wrote but nobody can read
+(failure codes starting ``unparseable``) and still exclude failures of the infrastructure (endpoint down, image
+that does not decode), which say nothing about the model. :func:`visual_erm.bench.run_critic.run_critic_bench`
+uses that last mode by default: otherwise a model that never writes valid JSON scores "undefined", not 0.
 """
 
 from __future__ import annotations
@@ -56,7 +60,17 @@ from visual_erm.bench.matchers import DeterministicMatcher, Match, Matcher, Matc
 from visual_erm.schema import CATEGORIES, TASKS, Critique, CritiqueParseError, Discrepancy, Task, parse_critique
 
 __all__ = ["ItemResult", "Counts", "PRF", "Correlation", "ItemScore", "Excluded", "GroupMetrics", "BenchMetrics",
-           "score_items", "item_counts", "prf", "severity_correlation", "item_from_record"]
+           "score_items", "item_counts", "prf", "severity_correlation", "item_from_record", "summary_metric_rows",
+           "CRITIQUE_FAILURE_MODES", "is_unparseable"]
+
+CritiqueFailureMode = Literal["exclude", "as_empty", "unparseable_as_empty"]
+CRITIQUE_FAILURE_MODES: tuple[str, ...] = ("exclude", "as_empty", "unparseable_as_empty")
+UNPARSEABLE = "unparseable"  # the failure code of a critique the model wrote but that does not parse
+
+
+def is_unparseable(failure: str | None) -> bool:
+    """Whether a failure string says the model's own output was unreadable (not an infrastructure failure)."""
+    return bool(failure) and failure.split(":", 1)[0].strip() == UNPARSEABLE
 
 
 @dataclass(frozen=True)
@@ -271,7 +285,8 @@ def _score_one(item: ItemResult, matcher: Matcher, partial_in_hard: str, critiqu
         return Excluded(str(item.id), str(item.task), "input", f"unknown task {item.task!r}")
     gold = _keep(item.gold.errors, item.task)
     if item.predicted is None or item.failure is not None:
-        if critique_failure == "exclude":
+        if critique_failure == "exclude" or (critique_failure == "unparseable_as_empty"
+                                             and not is_unparseable(item.failure)):
             return Excluded(str(item.id), item.task, "critique", item.failure or "no predicted critique")
         pred: list[Discrepancy] = []
     else:
@@ -289,7 +304,7 @@ def _score_one(item: ItemResult, matcher: Matcher, partial_in_hard: str, critiqu
 
 def score_items(items: Sequence[ItemResult], matcher: Matcher | None = None, *,
                 partial_in_hard: Literal["ignore", "miss"] = "ignore",
-                critique_failure: Literal["exclude", "as_empty"] = "exclude",
+                critique_failure: CritiqueFailureMode = "exclude",
                 workers: int = 1) -> BenchMetrics:
     """Score a benchmark run (formulas in the module docstring). ``matcher`` defaults to DeterministicMatcher().
 
@@ -297,8 +312,9 @@ def score_items(items: Sequence[ItemResult], matcher: Matcher | None = None, *,
     """
     if partial_in_hard not in ("ignore", "miss"):
         raise ValueError(f"partial_in_hard must be 'ignore' or 'miss', got {partial_in_hard!r}")
-    if critique_failure not in ("exclude", "as_empty"):
-        raise ValueError(f"critique_failure must be 'exclude' or 'as_empty', got {critique_failure!r}")
+    if critique_failure not in CRITIQUE_FAILURE_MODES:
+        raise ValueError(f"critique_failure must be one of {', '.join(CRITIQUE_FAILURE_MODES)}, "
+                         f"got {critique_failure!r}")
     matcher = matcher or DeterministicMatcher()
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -362,7 +378,7 @@ def item_from_record(record: dict, prediction: str | dict | Critique | None, *, 
         else:
             pred = parse_critique(prediction, task, drop_foreign=True).critique
     except CritiqueParseError as exc:
-        return ItemResult(item_id, task, gold, None, f"{exc.reason}: {exc.message}")
+        return ItemResult(item_id, task, gold, None, f"{UNPARSEABLE}: {exc.reason}: {exc.message}")
     return ItemResult(item_id, task, gold, pred)
 
 

@@ -14,7 +14,8 @@ dataset from ``verm synth``, whose test split is turned into ``out_dir/bench`` f
 
 Scoring is :func:`visual_erm.bench.critic_metrics.score_items` with the deterministic matcher (default, offline) or
 the LLM judge (``matcher="llm"`` with ``judge_endpoint`` and ``judge_model``, an OpenAI-compatible endpoint).
-Items the critic failed on and items the judge could not decide are excluded from every metric and listed.
+A critique the model wrote but that does not parse counts as an empty prediction (the authors' scoring); items
+the infrastructure failed on and items the judge could not decide are excluded from every metric and listed.
 """
 
 from __future__ import annotations
@@ -122,11 +123,14 @@ def _worst(metrics: BenchMetrics, items: list[BenchItem], results: list[ItemResu
 def run_critic_bench(bench_dir: str | Path, critic_name: str, out_dir: str | Path, matcher: str = "deterministic",
                      judge_endpoint: str | None = None, judge_model: str | None = None, workers: int | None = None,
                      *, critic_options: dict | None = None, batch_size: int = 64, gallery: int = 12,
-                     partial_in_hard: str = "ignore", max_items: int | None = None) -> dict:
+                     partial_in_hard: str = "ignore", max_items: int | None = None,
+                     critique_failure: str = "unparseable_as_empty") -> dict:
     """Critique every item of the bench set with ``critic_name``, score, write the outputs (module docstring).
 
     ``workers`` goes to the critic when it takes it (the structural critic's render pool) and sets the LLM judge's
-    concurrency. ``max_items`` scores only the first items (a smoke run). Returns the ``metrics.json`` content.
+    concurrency. ``max_items`` scores only the first items (a smoke run). ``critique_failure`` says how an item the
+    critic failed on counts (:func:`visual_erm.bench.critic_metrics.score_items`): by default an unreadable critique
+    counts as "found nothing" and an infrastructure failure is excluded. Returns the ``metrics.json`` content.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +167,7 @@ def run_critic_bench(bench_dir: str | Path, critic_name: str, out_dir: str | Pat
             pred_rows.append({"id": it.id, "task": it.task, "critique": p.to_json_dict()})
     t1 = time.perf_counter()
     metrics = score_items(results, judge, partial_in_hard=partial_in_hard,  # type: ignore[arg-type]
+                          critique_failure=critique_failure,  # type: ignore[arg-type]
                           workers=(workers or 4) if matcher == "llm" else 1)
     score_s = time.perf_counter() - t1
 
@@ -171,6 +176,7 @@ def run_critic_bench(bench_dir: str | Path, critic_name: str, out_dir: str | Pat
         "format": RESULT_FORMAT,
         "critic": critic_name,
         "matcher": matcher if matcher != "llm" else f"llm:{judge_model}",
+        "critique_failure": critique_failure,
         "bench": str(bench_dir),
         "bench_manifest": (bench.manifest or {}).get("files"),
         "summary": full["summary"],
