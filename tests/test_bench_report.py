@@ -61,7 +61,7 @@ def test_structural_critic_on_codes_without_figures_fails_per_item(bench, tmp_pa
                               critic_options={"render": lambda jobs: []})
     assert result["summary"]["n_items"] == 8
     assert result["summary"]["n_excluded"] + result["summary"]["n_scored"] == 8
-    assert result["failures_by_reason"].get("render_failed") == 4  # the four chart items
+    assert result["failures_by_reason"].get("render_failed") == 3  # the chart items: 3 of 8 taken in turn by task
 
 
 def test_run_critic_bench_accepts_a_pair_dataset(tmp_path):

@@ -114,6 +114,14 @@ def test_max_items_takes_every_task_in_turn(tmp_path):
     pairs = small_test_dataset(tmp_path / "pairs")
     m = build_benchset(pairs, tmp_path / "bench", max_items=5)
     assert m["counts"]["by_task"] == {"chart": 2, "table": 2, "svg": 1}
+    full = load_benchset(tmp_path / "bench")
+    ordered = sorted(full.items, key=lambda it: it.task)  # a bench written task by task
+    from visual_erm.bench.benchset import BenchSet
+
+    head = BenchSet(ordered, full.path).head(4)
+    assert [it.task for it in head] == ["chart", "table", "svg", "chart"]
+    assert [it.id for it in head if it.task == "chart"] == [it.id for it in ordered if it.task == "chart"][:2]
+    assert len(BenchSet(ordered, full.path).head(None)) == len(ordered) == 5
 
 
 def test_build_refuses_seed_leakage_and_empty_splits(tmp_path):

@@ -194,7 +194,7 @@ def bench_critic(
     judge_endpoint: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint of the judge (--matcher llm)."),
     judge_model: Optional[str] = typer.Option(None, help="Judge model name at --judge-endpoint."),
     workers: int = typer.Option(0, help="Render workers of the critic / concurrent judge calls (0 = default)."),
-    max_items: int = typer.Option(0, help="Score only the first N items (0 = all)."),
+    max_items: int = typer.Option(0, help="Score only N items, taken in turn from each task (0 = all)."),
     critique_failure: str = typer.Option(
         "unparseable_as_empty", help="How an item the critic failed on counts: unparseable_as_empty (an unreadable "
         "critique found nothing; infrastructure failures are excluded) | as_empty (every failure found nothing) | "
@@ -242,6 +242,45 @@ def bench_critic(
         f1h, f1s = ("n/a" if row[k] is None else f"{row[k]:.1f}" for k in ("f1_hard", "f1_soft"))
         typer.echo(f"{name:8s} {row['n']:5d} {f1h:>8s} {f1s:>8s} {sc:>7s}")
     typer.echo(f"metrics: {dest}/metrics.json\nreport:  {dest}/report.html")
+
+
+@bench_app.command("rm")
+def bench_rm(
+    model: Path = typer.Option(..., help="A trained reward model (verm train-rm output)."),
+    bench: Path = typer.Option(..., help="Bench set directory, VC-RewardBench JSONL or pair dataset (test split)."),
+    out: Path = typer.Option(Path("runs/bench-rm"), help="Output directory: rm-check.json and both benchmark runs."),
+    max_items: int = typer.Option(60, help="Items to critique, taken in turn from each task (0 = all)."),
+    max_tokens: int = typer.Option(384, help="Generation limit per critique."),
+    served: bool = typer.Option(True, help="Also check that `verm serve` (on 127.0.0.1) gives identical critiques."),
+) -> None:
+    """Did the reward model learn? Benchmark it against its untrained twin (same architecture, fresh weights) under
+    greedy decoding, and check that the served model critiques exactly as the in-process one."""
+    from visual_erm.bench.benchset import BenchSetError
+    from visual_erm.bench.rm_check import compare_with_untrained, served_agreement
+
+    try:
+        result = compare_with_untrained(model, bench, out, max_items=max_items or None, max_tokens=max_tokens)
+        if served:
+            result["served"] = served_agreement(model, bench, max_items=max_items or None, max_tokens=max_tokens)
+    except (BenchSetError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    (out / "rm-check.json").write_text(json.dumps(result, indent=1) + "\n")
+
+    def f(v) -> str:
+        return "n/a" if v is None else f"{v:.1f}"
+
+    typer.echo(f"{'':10s} {'scored':>7s} {'F1-hard':>8s} {'F1-soft':>8s} {'Sc':>7s}")
+    for name in ("untrained", "trained"):
+        r = result[name]
+        typer.echo(f"{name:10s} {r['n_scored']:3d}/{r['n_items']:<3d} {f(r['f1_hard']):>8s} {f(r['f1_soft']):>8s} "
+                   f"{f(r['sc']):>7s}")
+    d = result["delta"]
+    typer.echo(f"{'delta':10s} {'':7s} {f(d['f1_hard']):>8s} {f(d['f1_soft']):>8s} {f(d['sc']):>7s}")
+    if served:
+        s = result["served"]
+        typer.echo(f"served vs in-process (greedy): identical text {s['identical_text']}/{s['n']}, identical "
+                   f"critique {s['identical_result']}/{s['n']}, parseable {s['parseable']}/{s['n']}")
+    typer.echo(f"details: {out / 'rm-check.json'}")
 
 
 @bench_app.command("policy")

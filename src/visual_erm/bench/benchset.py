@@ -50,7 +50,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "item"
 
 
-def _round_robin(rows_by_task: dict[str, list[dict]], limit: int) -> list[dict]:
+def _round_robin(rows_by_task: dict[str, list], limit: int) -> list:
     """Up to ``limit`` rows, alternating over tasks (in TASKS order) so that every task is represented."""
     out: list[dict] = []
     queues = {t: list(rows_by_task.get(t, [])) for t in TASKS}
@@ -228,6 +228,16 @@ class BenchSet:
     def by_task(self) -> dict[str, int]:
         c = Counter(i.task for i in self.items)
         return {t: c[t] for t in TASKS if c[t]}
+
+    def head(self, n: int | None) -> list[BenchItem]:
+        """Up to ``n`` items taken in turn from each task (file order within a task); all items when ``n`` is
+        falsy. A smoke run of a bench written task by task then still covers every task."""
+        if not n:
+            return list(self.items)
+        by_task: dict[str, list[BenchItem]] = {}
+        for it in self.items:
+            by_task.setdefault(it.task, []).append(it)
+        return _round_robin(by_task, n)  # type: ignore[arg-type]
 
 
 _TASK_ALIASES = {"charts": "chart", "tables": "table", "svgs": "svg", "icon": "svg"}

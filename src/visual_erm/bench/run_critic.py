@@ -128,7 +128,7 @@ def run_critic_bench(bench_dir: str | Path, critic_name: str, out_dir: str | Pat
     """Critique every item of the bench set with ``critic_name``, score, write the outputs (module docstring).
 
     ``workers`` goes to the critic when it takes it (the structural critic's render pool) and sets the LLM judge's
-    concurrency. ``max_items`` scores only the first items (a smoke run). ``critique_failure`` says how an item the
+    concurrency. ``max_items`` scores only that many items, taken in turn from each task (a smoke run). ``critique_failure`` says how an item the
     critic failed on counts (:func:`visual_erm.bench.critic_metrics.score_items`): by default an unreadable critique
     counts as "found nothing" and an infrastructure failure is excluded. Returns the ``metrics.json`` content.
     """
@@ -139,7 +139,7 @@ def run_critic_bench(bench_dir: str | Path, critic_name: str, out_dir: str | Pat
         build_benchset(bench_dir, out_dir / "bench", split="test")
         bench_dir = out_dir / "bench"
     bench = load_benchset(bench_dir)
-    items = bench.items[:max_items] if max_items else bench.items
+    items = bench.head(max_items)
     judge = make_matcher(matcher, judge_endpoint, judge_model)
 
     t0 = time.perf_counter()
