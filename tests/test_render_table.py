@@ -416,11 +416,12 @@ def test_benchmark_long_lived_vs_fresh(renderer, pubtabnet_jobs):
     t = time.monotonic()
     res = renderer.render_many(pubtabnet_jobs)
     long_lived = len(pubtabnet_jobs) / (time.monotonic() - t)
-    assert all(r.ok for r in res)
+    assert all(r.ok for r in res), [(r.id, r.status, r.message) for r in res if not r.ok]
     n_fresh = 6
     t = time.monotonic()
     for job in pubtabnet_jobs[:n_fresh]:
-        assert render_fresh_browser(job).ok
+        fresh_res = render_fresh_browser(job)
+        assert fresh_res.ok, (fresh_res.status, fresh_res.message)
     fresh = n_fresh / (time.monotonic() - t)
     with TableRenderer(workers=2) as r2:
         r2.render_many(pubtabnet_jobs[:4])

@@ -27,6 +27,19 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _set_overrides(items: list[str]) -> dict:
+    """Parse repeated ``--set KEY=VALUE`` options (VALUE read as YAML) into a profile-override dict."""
+    import yaml
+
+    overrides: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def _task_of(path: Path, task: str) -> str:
     if task != "auto":
         return task
@@ -401,17 +414,10 @@ def train_rm(
     workdir: Optional[Path] = typer.Option(None, help="Local work directory (checkpoints); default <out>.work."),
 ) -> None:
     """Fine-tune the Visual-ERM reward model (TRL SFT) on a pair dataset; print the metrics as JSON."""
-    import yaml
-
     from visual_erm.rm.profile import ProfileError
     from visual_erm.rm.train import train_reward_model
 
-    overrides: dict = {}
-    for item in set_:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _fail(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides = _set_overrides(set_)
     if max_steps is not None:
         overrides["training.max_steps"] = max_steps
     if epochs is not None:
@@ -554,16 +560,9 @@ def train_policy_cmd(
     workdir: Optional[Path] = typer.Option(None, help="Local work directory (default: <out>.work)."),
 ) -> None:
     """GRPO-train a policy against the Visual-ERM reward (TRL); print the run summary."""
-    import yaml
-
     from visual_erm.rl.grpo import ProfileError, train_policy
 
-    overrides: dict = {}
-    for item in set_:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _fail(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides = _set_overrides(set_)
     try:
         metrics = train_policy(prompts, out, profile, overrides, reward_model=reward_model,
                                reward_endpoint=list(reward_endpoint) if reward_endpoint else None, variant=variant,

@@ -410,7 +410,12 @@ class _Worker(threading.Thread):
             except TimeoutError as e:
                 return result(Status.TIMEOUT, f"page did not finish within {timeout_s:g} s: {e}")
             except Exception as e:
-                return result(Status.ERROR, f"render failed: {_first_line(e)}")
+                # Static, script-free HTML rarely makes Chromium fail; an unexplained error may be the browser's
+                # hiccup, so retry once on a fresh browser before charging the job with it.
+                self._close_browser()
+                if attempt == 0:
+                    continue
+                return result(Status.ERROR, f"render failed twice: {_first_line(e)}")
             return raw
         return result(Status.INFRA_ERROR, "unreachable")
 
