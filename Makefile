@@ -6,7 +6,7 @@ VERM := .venv/bin/verm
 APT_PACKAGES := chromium bubblewrap libcairo2 libseccomp2 fonts-dejavu-core fonts-liberation
 STAMP := .venv/.installed
 
-.PHONY: demo test test-fast bench system-deps venv clean
+.PHONY: demo test test-fast bench system-deps venv icons clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -31,10 +31,14 @@ venv: system-deps $(STAMP)
 demo: venv
 	$(VERM) pipeline run --local --run-dir runs/demo
 
-test: venv
+# Real icon packages for the SVG tests, fetched once with npm (pinned versions; the tests themselves stay offline).
+icons: venv
+	@$(PY) -m tests.icons fetch
+
+test: venv icons
 	$(PY) -m pytest -q
 
-test-fast: venv
+test-fast: venv icons
 	$(PY) -m pytest -q -m "not slow"
 
 bench: venv

@@ -1,7 +1,10 @@
-"""Real SVG icons from npm packages, fetched at test time with ``npm pack`` and cached (never committed).
+"""Real SVG icons from npm packages, fetched once by ``make icons`` (part of ``make test``) and cached, never committed.
 
-Cache: ``$VERM_CACHE/npm`` if ``VERM_CACHE`` is set, else ``~/.cache/visual-erm/npm``. Tests that need icons call
-:func:`icons` and skip with a clear message only when npm itself is unavailable (or cannot reach the registry).
+The tests only read the cache: they never reach the network. ``python -m tests.icons fetch`` (what ``make icons``
+runs) downloads the pinned tarballs with ``npm pack``, an install step like ``pip install``. Without them the tests
+that need icons skip with a message saying to run ``make icons``.
+
+Cache: ``$VERM_CACHE/npm`` if ``VERM_CACHE`` is set, else ``~/.cache/visual-erm/npm``.
 
 Sets (all MIT-licensed): ``feather`` (stroke-only, 24×24), ``bootstrap`` (fill-only paths, 16×16), ``tabler``
 (outline, stroke paths), ``tabler-filled``, ``heroicons`` (24/outline) and ``heroicons-solid`` (24/solid).
@@ -16,6 +19,9 @@ import subprocess
 import tarfile
 from functools import lru_cache
 from pathlib import Path
+
+#: npm package → the pinned version the tests were measured on
+VERSIONS = {"feather-icons": "4.29.2", "bootstrap-icons": "1.13.2", "@tabler/icons": "3.52.0", "heroicons": "2.2.0"}
 
 #: set name → (npm package, path prefix inside the tarball)
 SETS = {
@@ -40,26 +46,35 @@ def cache_dir() -> Path:
     return d
 
 
+def _tarball_path(package: str) -> Path:
+    return cache_dir() / f"{package.lstrip('@').replace('/', '-')}-{VERSIONS[package]}.tgz"
+
+
 def tarball(package: str) -> Path:
-    """Path of the cached ``npm pack`` tarball of ``package`` (fetched once)."""
-    d = cache_dir()
-    stem = package.lstrip("@").replace("/", "-")
-    found = sorted(d.glob(f"{stem}-[0-9]*.tgz"))
-    if found:
-        return found[-1]
+    """Path of the cached ``npm pack`` tarball of ``package`` at its pinned version (the tests never fetch it)."""
+    path = _tarball_path(package)
+    if not path.is_file():
+        raise IconsUnavailable(f"{path.name} is not in {path.parent}: run `make icons` (npm pack) once")
+    return path
+
+
+def fetch(package: str) -> Path:
+    """Download the pinned tarball of ``package`` into the cache with ``npm pack`` (an install step)."""
+    path = _tarball_path(package)
+    if path.is_file():
+        return path
     npm = shutil.which("npm")
     if npm is None:
-        raise IconsUnavailable("npm is not installed; real-icon tests need `npm pack` to fetch icon packages")
+        raise IconsUnavailable("npm is not installed; the real-icon tests need `npm pack` to fetch icon packages")
+    spec = f"{package}@{VERSIONS[package]}"
     try:
-        out = subprocess.run([npm, "pack", package, "--silent"], cwd=d, capture_output=True, text=True, timeout=180)
+        out = subprocess.run([npm, "pack", spec, "--silent"], cwd=path.parent, capture_output=True, text=True,
+                             timeout=300)
     except subprocess.TimeoutExpired:
-        raise IconsUnavailable(f"`npm pack {package}` timed out (is the npm registry reachable?)") from None
-    if out.returncode != 0:
-        raise IconsUnavailable(f"`npm pack {package}` failed: {out.stderr.strip()[-300:]}")
-    found = sorted(d.glob(f"{stem}-[0-9]*.tgz"))
-    if not found:
-        raise IconsUnavailable(f"`npm pack {package}` produced no tarball in {d}")
-    return found[-1]
+        raise IconsUnavailable(f"`npm pack {spec}` timed out (is the npm registry reachable?)") from None
+    if out.returncode != 0 or not path.is_file():
+        raise IconsUnavailable(f"`npm pack {spec}` failed: {(out.stderr or out.stdout).strip()[-300:]}")
+    return path
 
 
 @lru_cache(maxsize=None)
@@ -89,3 +104,15 @@ def icons_or_skip(name: str, n: int | None = None, seed: int = 0) -> list[tuple[
         return icons(name, n, seed)
     except IconsUnavailable as exc:
         pytest.skip(str(exc))
+
+
+if __name__ == "__main__":  # python -m tests.icons fetch
+    import sys
+
+    if sys.argv[1:] != ["fetch"]:
+        sys.exit("usage: python -m tests.icons fetch")
+    for pkg in VERSIONS:
+        try:
+            print(f"icons: {fetch(pkg)}")
+        except IconsUnavailable as exc:  # the icon tests then skip and say why; the rest of the suite still runs
+            print(f"icons: {exc}", file=sys.stderr)
