@@ -77,14 +77,33 @@ def choose_edit_count(rng: random.Random, max_edits: int, identity_share: float)
     return rng.choices(counts, weights=[EDIT_COUNT_WEIGHTS[k] for k in counts])[0]
 
 
+def operator_order(operators: list, rng: random.Random) -> list:
+    """A seeded order by category: the categories shuffled, each one's operators shuffled and tried together.
+
+    Every category is then first in line equally often, and the first category with an applicable operator gets
+    the edit, whatever the number of operators it has: chart structure has 4 of 22, and three of them apply only
+    to charts with several subplots or twin axes, so a plain shuffle of all operators left it at ~2 % of labels."""
+    by_category: dict[str, list] = {}
+    for op in operators:
+        by_category.setdefault(op.category, []).append(op)
+    categories = sorted(by_category)
+    rng.shuffle(categories)
+    order = []
+    for cat in categories:
+        ops = by_category[cat]
+        rng.shuffle(ops)
+        order.extend(ops)
+    return order
+
+
 def _propose(c: Candidate, step: int, operators: list, compatible: Callable | None) -> Edit | None:
-    """Try operators not yet tried on this candidate, in a seeded random order, until one applies.
+    """Try operators not yet tried on this candidate, in a seeded category-balanced order, until one applies.
 
     ``compatible(earlier, later)`` (a task module's ``compose_compatible``, when it has one) vetoes an edit that
     would make an earlier gold label untrue, e.g. dropping the row an earlier edit changed.
     """
-    order = [op for op in operators if op.name not in c.tried]
-    random.Random(derived_seed(c.id, "order", step)).shuffle(order)
+    untried = [op for op in operators if op.name not in c.tried]
+    order = operator_order(untried, random.Random(derived_seed(c.id, "order", step)))
     for op in order:
         c.tried.append(op.name)
         edit = op.apply(c.program, random.Random(derived_seed(c.id, op.name, step)))
