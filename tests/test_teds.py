@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from visual_erm.bench.teds import TEDS, score_corpus, teds, teds_s
-from visual_erm.testdata import testdata_dir
+from visual_erm.testdata import testdata_dir as find_testdata
 
-DATA = testdata_dir()  # fails with a message naming VERM_TESTDATA when shared/testdata is missing
+DATA = find_testdata()  # fails with a message naming VERM_TESTDATA when shared/testdata is missing
 PUBTABNET = DATA / "pubtabnet"
 
 needs_data = pytest.mark.usefixtures()  # the data is required; kept as a marker of the tests that read it
