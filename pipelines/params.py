@@ -72,10 +72,10 @@ LOCAL_TINY: dict[str, object] = {
     "synth_workers": 2,
     "synth_min_pairs_for_balance": 100000,
     "rm_profile": "tiny",
-    "rm_max_steps": 2,
+    "rm_max_steps": 150,  # ~25 s: enough for the tiny reward model to write parseable critiques most of the time
     "bench_workers": 2,
     "bench_max_items": 12,
-    "bench_rm_max_new_tokens": 48,
+    "bench_rm_max_new_tokens": 256,  # a whole critique fits
     "rl_gate": "off",
     "rl_profile": "tiny",
     "rl_max_steps": 2,
