@@ -88,6 +88,22 @@ def test_publish_stage_alone(tmp_path):
     assert summary["ok"] and (dest / "_VERM_COMPLETE.json").is_file() and (dest / "README.md").is_file()
 
 
+def test_publish_stage_alone_goes_to_the_s3_server_when_one_is_configured(tmp_path, s3_env, s3_bucket, monkeypatch):
+    """With VERM_S3_ENDPOINT set (here: the S3 test server on 127.0.0.1), a local run publishes to a run-specific
+    prefix of the bucket, never to a local folder and never to the cluster's .../latest."""
+    from visual_erm import storage
+
+    monkeypatch.setenv("VERM_S3_BUCKET", s3_bucket)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"a": 1}')
+    summary = pipeline_cli.run_local("publish", {"publish_model_uri": str(model)}, tmp_path / "p")
+    uri = f"s3://{s3_bucket}/runs/p/published/model"
+    assert summary["ok"] and not (tmp_path / "p" / "published" / "model").exists()
+    got = storage.fetch_dir(uri, tmp_path / "back", marker=None)  # refuses an incomplete prefix
+    assert json.loads((got / "config.json").read_text()) == {"a": 1} and (got / "README.md").is_file()
+
+
 @pytest.mark.slow
 def test_e2e_tiny_from_an_earlier_dataset(synth_run, tmp_path):
     """The whole graph with the tiny profile, starting from the earlier dataset (synthesis skipped via the

@@ -142,9 +142,18 @@ def parse_params(items: list[str], known: dict[str, Any] | None = None) -> dict[
     return dict(parse_param(i, known) for i in items)
 
 
+#: Bucket of a local run's published models when VERM_S3_ENDPOINT is set (VERM_S3_BUCKET overrides).
+DEMO_BUCKET = "visual-erm"
+
+
 def local_params(stage: str, user: dict[str, Any], run_dir: Path, *, tiny: bool = True) -> dict[str, Any]:
-    """The arguments of a local run: the tiny profile (for the parameters this pipeline has), local publish
-    destinations under the run folder, then the user's ``--param`` values (which win)."""
+    """The arguments of a local run: the tiny profile (for the parameters this pipeline has), publish destinations,
+    then the user's ``--param`` values (which win).
+
+    Publish destinations are folders under ``run_dir/published``, or, when ``VERM_S3_ENDPOINT`` points at an
+    S3-compatible server (MinIO, or the local test server), ``s3://$VERM_S3_BUCKET/runs/<run folder name>/
+    published/...`` (bucket default ``visual-erm``; it must exist): a run-specific prefix, never the
+    cluster's stable ``.../latest``."""
     repo_root()
     from pipelines.params import LOCAL_TINY
 
@@ -155,10 +164,13 @@ def local_params(stage: str, user: dict[str, Any], run_dir: Path, *, tiny: bool 
     params: dict[str, Any] = {}
     if tiny:
         params.update({k: v for k, v in LOCAL_TINY.items() if k in known})
+    s3_prefix = None
+    if os.environ.get("VERM_S3_ENDPOINT"):
+        s3_prefix = f"s3://{os.environ.get('VERM_S3_BUCKET', DEMO_BUCKET)}/runs/{run_dir.absolute().name}/published"
     for name, sub in (("publish_rm_uri", "reward-model"), ("publish_policy_uri", "policy"),
                       ("publish_uri", "model")):
         if name in known:
-            params[name] = str((run_dir / "published" / sub).absolute())
+            params[name] = f"{s3_prefix}/{sub}" if s3_prefix else str((run_dir / "published" / sub).absolute())
     params.update(user)
     return params
 
