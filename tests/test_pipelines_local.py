@@ -52,6 +52,22 @@ def test_bench_critic_stage_alone_from_an_earlier_dataset(synth_run, tmp_path):
     assert "<html" in (tmp_path / "b" / "bench" / "critic" / "report.html").read_text().lower()
 
 
+def test_train_rm_then_train_policy_stages_alone_from_earlier_artifacts(synth_run, tmp_path):
+    """train-rm alone from an earlier dataset; then train-policy alone from that dataset and that reward model."""
+    run_dir, _ = synth_run
+    dataset = (run_dir / "dataset").resolve()
+    rm = pipeline_cli.run_local("train-rm", {"synth_dataset_uri": str(dataset), "rm_max_steps": 2}, tmp_path / "rm")
+    assert rm["ok"]
+    model = (tmp_path / "rm" / "reward-model").resolve()
+    assert (model / "config.json").is_file() and json.loads((model / "metrics.json").read_text())["steps"] == 2
+    pol = pipeline_cli.run_local("train-policy", {"synth_dataset_uri": str(dataset), "rm_model_uri": str(model),
+                                                  "rl_max_steps": 1}, tmp_path / "pol")
+    assert pol["ok"]
+    policy = tmp_path / "pol" / "policy"
+    assert (policy / "config.json").is_file()
+    assert json.loads((policy / "metrics.json").read_text())["steps"] == 1
+
+
 def test_bench_policy_stage_alone_from_responses(synth_run, tmp_path):
     """A policy's responses of an earlier run (here: a perfect scripted policy) scored on the earlier dataset."""
     from visual_erm.bench.policy import load_policy_items
