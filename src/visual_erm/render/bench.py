@@ -241,6 +241,7 @@ def bench_tables(n: int, workers: int) -> dict:
         out["long_lived"] = {**_summary("tables_long_lived", len(res), wall, 0.0, [r.total_ms - r.queue_ms for r in res]),
                              "ok": sum(r.ok for r in res)}
         out["long_lived"].pop("cpu_s_per_render")
+        out["long_lived"]["browsers"] = pool.table_workers
     fresh = getattr(table_mod, "render_fresh_browser", None)
     if fresh is not None:
         few = jobs[: max(1, min(len(jobs), 4))]
@@ -283,18 +284,22 @@ def format_report(r: dict) -> str:
     lines = [f"workers={r['workers']}  charts={r['n_charts']}  cores={r['cpu_count']}  "
              f"load avg start={r['loadavg_start'][0]:.2f} end={r['loadavg_end'][0]:.2f}",
              f"{'charts':<10}{'renders/s':>11}{'CPU-s/render':>14}{'p50 ms':>9}{'p95 ms':>9}"]
+    def num(v, width: int, digits: int) -> str:
+        return f"{'n/a':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
+
     for name in ("naive", "pool", "ceiling"):
         m = r[name]
-        lines.append(f"{name:<10}{m['renders_per_s']:>11.2f}{m['cpu_s_per_render']:>14.3f}"
-                     f"{m['p50_ms']:>9.0f}{m['p95_ms']:>9.0f}")
+        lines.append(f"{name:<10}{num(m['renders_per_s'], 11, 2)}{num(m['cpu_s_per_render'], 14, 3)}"
+                     f"{num(m['p50_ms'], 9, 0)}{num(m['p95_ms'], 9, 0)}")
     if "startup_s" in r["pool"]:
         lines.append(f"pool start-up: {r['pool']['startup_s']:.2f} s")
-    lines.append(f"pool / naive   = {r['pool_over_naive']}x   (target >= 3.5x)")
-    lines.append(f"pool / ceiling = {r['pool_over_ceiling']}    (target >= 0.8)")
-    lines.append(f"svg through the pool: {r['svg']['renders_per_s']:.1f} renders/s   (target >= 20)")
+    lines.append(f"pool / naive   = {r['pool_over_naive'] or 'n/a'}x   (target >= 3.5x)")
+    lines.append(f"pool / ceiling = {r['pool_over_ceiling'] or 'n/a'}    (target >= 0.8)")
+    lines.append(f"svg through the pool: {num(r['svg'].get('renders_per_s'), 0, 1)} renders/s   (target >= 20)")
     t = r["tables"]
     if "long_lived_over_fresh" in t:
-        lines.append(f"tables: long-lived {t['long_lived']['renders_per_s']:.2f}/s vs one Chromium per render "
+        lines.append(f"tables: long-lived ({t['long_lived'].get('browsers', '?')} browser(s)) "
+                     f"{t['long_lived']['renders_per_s']:.2f}/s vs one Chromium per render "
                      f"{t['fresh_browser']['renders_per_s']:.2f}/s = {t['long_lived_over_fresh']}x   (target >= 2.5x)")
     else:
         lines.append(f"tables: {t}")
