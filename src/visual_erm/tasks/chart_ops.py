@@ -17,6 +17,7 @@ import ast
 import copy
 import random
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -127,12 +128,20 @@ def _make_num(value: float) -> ast.AST:
     return ast.Constant(value)
 
 
+def parse_program(source: str) -> ast.Module:
+    """``ast.parse`` without the warnings a third-party program's own code raises (invalid escape sequences…)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(source)
+
+
 class Program:
     """A parsed program with the indexes the operators share."""
 
     def __init__(self, source: str):
         self.source = source
-        self.tree = ast.parse(source)
+        self.tree = parse_program(source)
         self.parent: dict[int, ast.AST] = {}
         for node in ast.walk(self.tree):
             for child in ast.iter_child_nodes(node):
@@ -379,7 +388,7 @@ def _result(prog: Program, category: str, severity: int, location: str, descript
         compile(new, "chart.py", "exec")
     except SyntaxError:
         return None
-    if new == ast.unparse(ast.parse(prog.source)) + "\n":
+    if new == ast.unparse(parse_program(prog.source)) + "\n":
         return None
     return Edit(new, Discrepancy(category=category, severity=severity, location=location, description=description),
                 operator=op_name, detail=detail)
@@ -434,7 +443,7 @@ def _axes_expr(receiver: str) -> str:
 
 
 def _stmt(code: str) -> list[ast.stmt]:
-    return ast.parse(code).body
+    return parse_program(code).body
 
 
 # ---------------------------------------------------------------------------------------------------------------
