@@ -61,6 +61,13 @@ def test_compare_and_served_agreement_on_a_tiny_model(model_dir, bench, tmp_path
     assert served["differing_ids"] == []
 
 
+
+def test_served_agreement_takes_a_pair_dataset_too(model_dir, tmp_path):
+    pairs = small_test_dataset(tmp_path / "pairs")  # its test split becomes the bench, as in run_critic_bench
+    served = served_agreement(model_dir, pairs, max_items=3, max_tokens=8)
+    assert served["n"] == 3 and served["identical_text"] == 3
+
+
 def test_cli_bench_rm(model_dir, bench, tmp_path):
     from typer.testing import CliRunner
 

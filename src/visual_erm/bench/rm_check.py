@@ -19,9 +19,10 @@ decoding: a served reward model must give the RL loop the same critiques the ben
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
-from visual_erm.bench.benchset import load_benchset
+from visual_erm.bench.benchset import build_benchset, is_pair_dataset, load_benchset
 from visual_erm.bench.run_critic import run_critic_bench
 
 __all__ = ["untrained_twin", "compare_with_untrained", "served_agreement"]
@@ -77,14 +78,22 @@ def compare_with_untrained(model_dir: str | Path, bench_dir: str | Path, out_dir
 
 def served_agreement(model_dir: str | Path, bench_dir: str | Path, *, max_items: int | None = None,
                      max_tokens: int = 384) -> dict:
-    """Critique bench items in process and through a local ``verm serve``; count identical texts and results."""
+    """Critique bench items in process and through a local ``verm serve``; count identical texts and results.
+    ``bench_dir`` is a bench set or a pair dataset (its test split)."""
+    with tempfile.TemporaryDirectory(prefix="verm-rm-check-") as tmp:
+        if is_pair_dataset(bench_dir):  # a synthesized pair dataset: its test split, as run_critic_bench does
+            build_benchset(bench_dir, Path(tmp) / "bench", split="test")
+            bench_dir = Path(tmp) / "bench"
+        return _served_agreement(model_dir, load_benchset(bench_dir).head(max_items), max_tokens)
+
+
+def _served_agreement(model_dir: str | Path, items: list, max_tokens: int) -> dict:
     import json
 
     from visual_erm.critics.base import CritiqueFailure, CritiqueInput
     from visual_erm.critics.vlm import VLMCritic
     from visual_erm.serve.server import RewardModelServer
 
-    items = load_benchset(bench_dir).head(max_items)
     inputs = [CritiqueInput(it.id, it.task, it.reference_png(), it.candidate_png()) for it in items]
     local = VLMCritic(model=str(model_dir), sampling="greedy", max_tokens=max_tokens, device="cpu")
     with RewardModelServer(model_dir, port=0, device="cpu") as server:
